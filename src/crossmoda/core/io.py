@@ -1,0 +1,284 @@
+"""Image IO with SimpleITK that keeps the full geometry and rejects bad input with typed errors.
+
+Arrays are in SimpleITK's numpy order ``(z, y, x)``; :attr:`Geometry.spacing_mm` gives the
+voxel spacing in that same array order, taken from the header (never from an affine diagonal,
+which is wrong for oblique images).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import SimpleITK as sitk
+
+from crossmoda.core.errors import (
+    DimensionError,
+    GeometryMismatchError,
+    ImageReadError,
+    ImageTooLargeError,
+    LabelValueError,
+    NonFiniteError,
+)
+from crossmoda.core.labels import LabelMap
+
+__all__ = [
+    "DEFAULT_MAX_VOXELS",
+    "Geometry",
+    "compare_geometry",
+    "check_same_geometry",
+    "read_image",
+    "read_array",
+    "read_label_map",
+    "array_to_image",
+    "write_image",
+    "write_label_map",
+]
+
+DEFAULT_MAX_VOXELS = int(os.environ.get("CROSSMODA_MAX_VOXELS", str(1024 * 1024 * 512)))
+"""Default voxel cap (512 Mi voxels); ``CROSSMODA_MAX_VOXELS`` overrides it."""
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The physical grid of a 3D image, in SimpleITK (x, y, z) order.
+
+    Attributes:
+        size: Voxels along x, y, z.
+        spacing: Voxel spacing in mm along x, y, z (header values).
+        origin: World position of voxel (0, 0, 0) in mm (LPS, as ITK).
+        direction: Row-major 3x3 direction cosine matrix.
+    """
+
+    size: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+
+    @classmethod
+    def from_image(cls, image: sitk.Image | sitk.ImageFileReader) -> Geometry:
+        """Geometry of an image (or of a reader after ``ReadImageInformation``)."""
+        size = tuple(int(s) for s in image.GetSize())
+        if len(size) != 3:
+            raise ValueError(f"geometry needs a 3D image, got size {size}")
+        return cls(
+            size=(size[0], size[1], size[2]),
+            spacing=tuple(float(s) for s in image.GetSpacing()),  # type: ignore[arg-type]
+            origin=tuple(float(o) for o in image.GetOrigin()),  # type: ignore[arg-type]
+            direction=tuple(float(d) for d in image.GetDirection()),
+        )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Numpy array shape ``(z, y, x)``."""
+        return (self.size[2], self.size[1], self.size[0])
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        """Spacing in mm in numpy array order ``(z, y, x)``; pass this to metrics."""
+        return (self.spacing[2], self.spacing[1], self.spacing[0])
+
+    @property
+    def voxel_volume_mm3(self) -> float:
+        """Volume of one voxel in mm^3."""
+        return float(np.prod(self.spacing))
+
+    def apply(self, image: sitk.Image) -> sitk.Image:
+        """Set spacing, origin and direction of ``image`` (same size required) and return it."""
+        if tuple(image.GetSize()) != self.size:
+            raise ValueError(f"image size {image.GetSize()} != geometry size {self.size}")
+        image.SetSpacing(self.spacing)
+        image.SetOrigin(self.origin)
+        image.SetDirection(self.direction)
+        return image
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {
+            "size": list(self.size),
+            "spacing": list(self.spacing),
+            "origin": list(self.origin),
+            "direction": list(self.direction),
+        }
+
+
+def compare_geometry(
+    a: Geometry, b: Geometry, *, spacing_tol: float = 1e-4, origin_tol_mm: float = 1e-3,
+    direction_tol: float = 1e-4,
+) -> list[str]:
+    """List every difference between two geometries beyond tolerance (empty when equal).
+
+    Spacing is compared relatively, origin absolutely in mm, direction element-wise.
+    """
+    diffs: list[str] = []
+    if a.size != b.size:
+        diffs.append(f"size {a.size} != {b.size}")
+    for axis, (sa, sb) in enumerate(zip(a.spacing, b.spacing)):
+        if abs(sa - sb) > spacing_tol * max(abs(sa), abs(sb), 1e-12):
+            diffs.append(f"spacing[{'xyz'[axis]}] {sa:.6g} != {sb:.6g} mm")
+    for axis, (oa, ob) in enumerate(zip(a.origin, b.origin)):
+        if abs(oa - ob) > origin_tol_mm:
+            diffs.append(f"origin[{'xyz'[axis]}] {oa:.6g} != {ob:.6g} mm")
+    da, db = np.asarray(a.direction), np.asarray(b.direction)
+    if da.shape != db.shape or np.max(np.abs(da - db)) > direction_tol:
+        diffs.append(f"direction {np.round(da, 6).tolist()} != {np.round(db, 6).tolist()}")
+    return diffs
+
+
+def check_same_geometry(
+    image: Geometry, reference: Geometry, path: str | Path | None = None, **tolerances: float
+) -> None:
+    """Raise :class:`GeometryMismatchError` naming every difference of ``image`` from ``reference``."""
+    diffs = compare_geometry(image, reference, **tolerances)
+    if diffs:
+        raise GeometryMismatchError(path, "geometry differs from reference: " + "; ".join(diffs))
+
+
+def read_image(
+    path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS, allow_nonfinite: bool = False
+) -> sitk.Image:
+    """Read a 3D scalar image (``.nii``, ``.nii.gz``, ``.mha``, ``.nrrd``), validating it.
+
+    The header is read first, so the voxel cap applies before any pixel data is decompressed.
+
+    Raises:
+        ImageReadError: missing, unreadable, truncated or unsupported file.
+        DimensionError: not a 3D scalar image.
+        ImageTooLargeError: more voxels than ``max_voxels``.
+        NonFiniteError: NaN/Inf voxels (unless ``allow_nonfinite``).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ImageReadError(p, "file not found")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(p))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as err:
+        raise ImageReadError(p, f"cannot read image header ({_first_line(err)})") from None
+    size = tuple(reader.GetSize())
+    if reader.GetDimension() != 3 or len(size) != 3:
+        raise DimensionError(p, f"expected a 3D image, got {reader.GetDimension()}D size {size}")
+    if reader.GetNumberOfComponents() != 1:
+        raise DimensionError(
+            p, f"expected a scalar image, got {reader.GetNumberOfComponents()} components per voxel"
+        )
+    n_voxels = int(np.prod(size, dtype=np.int64))
+    if n_voxels > max_voxels:
+        raise ImageTooLargeError(p, f"{n_voxels} voxels {size} exceed the cap of {max_voxels}")
+    if min(size) < 1:
+        raise DimensionError(p, f"empty image of size {size}")
+    try:
+        image = reader.Execute()
+    except RuntimeError as err:
+        raise ImageReadError(p, f"cannot read voxel data, truncated or corrupt ({_first_line(err)})") from None
+    if not allow_nonfinite and image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
+        view = sitk.GetArrayViewFromImage(image)
+        if not np.isfinite(view).all():
+            bad = int(np.count_nonzero(~np.isfinite(view)))
+            raise NonFiniteError(p, f"{bad} non-finite (NaN or infinite) voxels")
+    return image
+
+
+def read_array(
+    path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS, dtype: npt.DTypeLike | None = None
+) -> tuple[npt.NDArray[Any], Geometry]:
+    """Read an image as a ``(z, y, x)`` array and its geometry (validated as :func:`read_image`)."""
+    image = read_image(path, max_voxels=max_voxels)
+    array = sitk.GetArrayFromImage(image)
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    return array, Geometry.from_image(image)
+
+
+def read_label_map(
+    path: str | Path, label_map: LabelMap, *, max_voxels: int = DEFAULT_MAX_VOXELS
+) -> tuple[npt.NDArray[np.uint8], Geometry]:
+    """Read a label image, check its values against ``label_map``; return ``uint8 (z, y, x)``.
+
+    Float label images are accepted when every value is an integer.
+
+    Raises:
+        LabelValueError: non-integer values or values outside the label map.
+        (and the errors of :func:`read_image`)
+    """
+    array, geometry = read_array(path, max_voxels=max_voxels)
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.array_equal(array, np.round(array)):
+            raise LabelValueError(path, "label image holds non-integer values")
+    invalid = label_map.invalid_values(array)
+    if invalid:
+        raise LabelValueError(
+            path,
+            f"values {invalid[:10]} are not in label map {label_map.name!r} "
+            f"(allowed {sorted(label_map.allowed_values)})",
+        )
+    return array.astype(np.uint8, copy=False), geometry
+
+
+def array_to_image(array: npt.NDArray[Any], geometry: Geometry) -> sitk.Image:
+    """A SimpleITK image of ``array`` (``(z, y, x)``) placed on ``geometry``."""
+    if tuple(array.shape) != geometry.shape:
+        raise ValueError(f"array shape {array.shape} != geometry shape (z, y, x) {geometry.shape}")
+    return geometry.apply(sitk.GetImageFromArray(np.ascontiguousarray(array)))
+
+
+def write_image(
+    image: sitk.Image | npt.NDArray[Any], path: str | Path, geometry: Geometry | None = None,
+    *, compress: bool = True,
+) -> Path:
+    """Write an image atomically (temporary file then rename); arrays need a ``geometry``."""
+    if isinstance(image, np.ndarray):
+        if geometry is None:
+            raise ValueError("writing an array needs its geometry")
+        image = array_to_image(image, geometry)
+    elif geometry is not None:
+        image = geometry.apply(sitk.Image(image))
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    _, ext = _split_ext(p.name)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=ext, dir=p.parent)
+    os.close(fd)
+    try:
+        sitk.WriteImage(image, tmp, useCompression=compress)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
+
+
+def write_label_map(
+    labels: npt.NDArray[np.integer], reference: Geometry | sitk.Image, path: str | Path,
+    label_map: LabelMap | None = None,
+) -> Path:
+    """Write a ``uint8`` label map on the reference's exact geometry, compressed.
+
+    Raises:
+        LabelValueError: when ``label_map`` is given and ``labels`` holds other values.
+    """
+    geometry = reference if isinstance(reference, Geometry) else Geometry.from_image(reference)
+    if label_map is not None:
+        invalid = label_map.invalid_values(labels)
+        if invalid:
+            raise LabelValueError(path, f"refusing to write values {invalid} outside {label_map.name!r}")
+    return write_image(np.asarray(labels, dtype=np.uint8), path, geometry, compress=True)
+
+
+def _split_ext(name: str) -> tuple[str, str]:
+    lower = name.lower()
+    for ext in (".nii.gz", ".nii", ".mha", ".nrrd", ".nhdr", ".mhd"):
+        if lower.endswith(ext):
+            return name[: -len(ext)], name[-len(ext) :]
+    raise ValueError(f"{name!r}: unsupported image extension")
+
+
+def _first_line(err: Exception) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if "ERROR" in ln.upper() or "exception" in ln.lower()]
+    return (useful or lines or ["unknown error"])[-1][:300]

@@ -1,0 +1,95 @@
+"""Provenance recorded in every output file: package version, git commit, resolved config."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import asdict, is_dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from crossmoda import __version__
+
+__all__ = ["git_commit", "provenance", "to_jsonable", "write_json_atomic", "write_text_atomic"]
+
+
+def git_commit(start: str | Path | None = None) -> str | None:
+    """The git commit of the package checkout (``CROSSMODA_GIT_COMMIT`` wins), or ``None``."""
+    env = os.environ.get("CROSSMODA_GIT_COMMIT")
+    if env:
+        return env
+    here = Path(start) if start is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+def provenance(tool: str, config: Any = None) -> dict[str, Any]:
+    """The provenance block: tool, version, commit, time (UTC), python, and resolved config."""
+    return {
+        "tool": tool,
+        "version": __version__,
+        "git_commit": git_commit(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "config": to_jsonable(config),
+    }
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, paths, numpy scalars/arrays and mappings into JSON-ready values.
+
+    Non-finite floats raise ``ValueError``: JSON cannot hold them.
+    """
+    if obj is None or isinstance(obj, (bool, str, int)):
+        return obj
+    if isinstance(obj, float):
+        if not np.isfinite(obj):
+            raise ValueError(f"non-finite value {obj!r} cannot go into JSON")
+        return obj
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(asdict(obj))
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=p.suffix, dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as strict JSON (no NaN/Infinity), atomically."""
+    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False, sort_keys=False)
+    return write_text_atomic(path, text + "\n")
