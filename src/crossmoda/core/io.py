@@ -118,10 +118,10 @@ def compare_geometry(
     diffs: list[str] = []
     if a.size != b.size:
         diffs.append(f"size {a.size} != {b.size}")
-    for axis, (sa, sb) in enumerate(zip(a.spacing, b.spacing)):
+    for axis, (sa, sb) in enumerate(zip(a.spacing, b.spacing, strict=True)):
         if abs(sa - sb) > spacing_tol * max(abs(sa), abs(sb), 1e-12):
             diffs.append(f"spacing[{'xyz'[axis]}] {sa:.6g} != {sb:.6g} mm")
-    for axis, (oa, ob) in enumerate(zip(a.origin, b.origin)):
+    for axis, (oa, ob) in enumerate(zip(a.origin, b.origin, strict=True)):
         if abs(oa - ob) > origin_tol_mm:
             diffs.append(f"origin[{'xyz'[axis]}] {oa:.6g} != {ob:.6g} mm")
     da, db = np.asarray(a.direction), np.asarray(b.direction)
@@ -176,13 +176,29 @@ def read_image(
     try:
         image = reader.Execute()
     except RuntimeError as err:
-        raise ImageReadError(p, f"cannot read voxel data, truncated or corrupt ({_first_line(err)})") from None
+        raise ImageReadError(
+            p, f"cannot read voxel data, truncated or corrupt ({_first_line(err)})"
+        ) from None
     if not allow_nonfinite and image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
-        view = sitk.GetArrayViewFromImage(image)
-        if not np.isfinite(view).all():
-            bad = int(np.count_nonzero(~np.isfinite(view)))
+        bad = _count_nonfinite(p, image)
+        if bad:
             raise NonFiniteError(p, f"{bad} non-finite (NaN or infinite) voxels")
     return image
+
+
+def _count_nonfinite(path: Path, image: sitk.Image) -> int:
+    """Non-finite voxels of a float image. ITK's NIfTI reader silently turns NaN into 0, so
+    NIfTI files are checked on their raw data with nibabel."""
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        try:
+            raw = np.asanyarray(nib.load(str(path)).dataobj)  # type: ignore[attr-defined]
+        except Exception as err:  # any nibabel failure means the file is unreadable
+            raise ImageReadError(path, f"cannot read voxel data ({err})") from None
+        return int(raw.size - np.count_nonzero(np.isfinite(raw)))
+    view = sitk.GetArrayViewFromImage(image)
+    return int(view.size - np.count_nonzero(np.isfinite(view)))
 
 
 def read_array(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from crossmoda.core.cases import parse_case
 from crossmoda.core.errors import CaseNameError, KoosTableError

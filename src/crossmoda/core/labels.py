@@ -6,8 +6,8 @@ union forms the mask (nnU-Net's notion of regions), so ``VS = {1, 2}`` in the 20
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import numpy.typing as npt
