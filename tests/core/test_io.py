@@ -173,3 +173,19 @@ def test_voxel_cap_checked_before_decompression(tmp_path: Path) -> None:
 def test_atomic_write_leaves_no_partial_files(tmp_path: Path) -> None:
     write_image(np.zeros(OBLIQUE.shape, np.uint8), tmp_path / "a.nii.gz", OBLIQUE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nii.gz"]
+
+
+@pytest.mark.parametrize("ext", [".nii.gz", ".nii", ".mha"])
+def test_label_map_like_reference_file_is_bit_exact(tmp_path: Path, ext: str) -> None:
+    from crossmoda.core.io import write_label_map_like
+
+    ref = write_image(np.ones(OBLIQUE.shape, np.float32), tmp_path / f"ref_hrT2{ext}", OBLIQUE)
+    labels = np.zeros(OBLIQUE.shape, np.uint8)
+    labels[2:4, 3:7, 5:9] = 1
+    labels[6, 1, 2] = 2
+    out = write_label_map_like(labels, ref, tmp_path / f"crossmoda2022_ldn_1_Label{ext}", LABELS_2022)
+    back, geometry = read_label_map(out, LABELS_2022)
+    np.testing.assert_array_equal(back, labels)
+    assert geometry == Geometry.from_image(read_image(ref))  # exact equality, no tolerance
+    with pytest.raises(LabelValueError):
+        write_label_map_like(labels + 5, ref, tmp_path / f"bad{ext}", LABELS_2022)

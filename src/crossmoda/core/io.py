@@ -38,6 +38,7 @@ __all__ = [
     "array_to_image",
     "write_image",
     "write_label_map",
+    "write_label_map_like",
 ]
 
 DEFAULT_MAX_VOXELS = int(os.environ.get("CROSSMODA_MAX_VOXELS", str(1024 * 1024 * 512)))
@@ -284,6 +285,49 @@ def write_label_map(
         if invalid:
             raise LabelValueError(path, f"refusing to write values {invalid} outside {label_map.name!r}")
     return write_image(np.asarray(labels, dtype=np.uint8), path, geometry, compress=True)
+
+
+def write_label_map_like(
+    labels: npt.NDArray[np.integer], reference_path: str | Path, path: str | Path,
+    label_map: LabelMap | None = None,
+) -> Path:
+    """Write a label map on the geometry of the image file ``reference_path``, bit-exactly.
+
+    NIfTI stores the direction as a float32 quaternion, so a direction read by ITK does not
+    survive a write/read cycle bit for bit. For a NIfTI reference and NIfTI output the reference's
+    header (qform, sform, pixdim) is copied with nibabel instead, so the output's geometry reads
+    back identical to the input's. Other formats go through :func:`write_label_map`.
+    """
+    ref, out = Path(reference_path), Path(path)
+    nifti = (".nii", ".nii.gz")
+    if not (ref.name.lower().endswith(nifti) and out.name.lower().endswith(nifti)):
+        return write_label_map(labels, read_image(ref, allow_nonfinite=True), out, label_map)
+    import nibabel as nib
+
+    if label_map is not None:
+        invalid = label_map.invalid_values(labels)
+        if invalid:
+            raise LabelValueError(out, f"refusing to write values {invalid} outside {label_map.name!r}")
+    header: Any = nib.load(str(ref)).header.copy()  # type: ignore[attr-defined]
+    data = np.asarray(labels, dtype=np.uint8).transpose(2, 1, 0)  # (z, y, x) -> NIfTI (x, y, z)
+    if tuple(header.get_data_shape()[:3]) != data.shape:
+        raise ValueError(f"labels (x, y, z) {data.shape} != reference {header.get_data_shape()}")
+    header.set_data_dtype(np.uint8)
+    header.set_slope_inter(1.0, 0.0)
+    image = nib.Nifti1Image(data, None, header=header)
+    image.set_qform(header.get_qform(), int(header["qform_code"]))
+    image.set_sform(header.get_sform(), int(header["sform_code"]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _, ext = _split_ext(out.name)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=ext, dir=out.parent)
+    os.close(fd)
+    try:
+        nib.save(image, tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
 
 
 def _split_ext(name: str) -> tuple[str, str]:

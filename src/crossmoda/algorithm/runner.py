@@ -1,0 +1,200 @@
+"""Run a case predictor over an input folder: crossMoDA folder mode or a grand-challenge job.
+
+This module only handles files: discovery, per-case isolation of failures, output layout,
+predictions tables and provenance. The model work is behind :class:`CasePredictor`.
+
+Folder mode (crossMoDA 2022 container convention)::
+
+    /input/<case>_hrT2.nii.gz  ->  /output/<case>_Label.nii.gz   (1 VS, 2 cochlea; input geometry)
+                                   /output/predictions.csv        (case,class)
+                                   /output/predictions.json       (probabilities, timings, errors)
+
+Grand-challenge mode::
+
+    /input/inputs.json, /input/images/hrt2-mri/<any>.mha
+        -> /output/images/vs-cochlea-segmentation/output.mha, /output/koos-grade.json
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import SimpleITK as sitk
+from tqdm.auto import tqdm
+
+from crossmoda.core.cases import discover_cases
+from crossmoda.core.errors import CrossmodaError
+from crossmoda.core.io import Geometry, read_image, write_label_map, write_label_map_like
+from crossmoda.core.koos import write_koos_csv
+from crossmoda.core.labels import LABELS_2022
+from crossmoda.core.provenance import provenance, write_json_atomic
+
+__all__ = [
+    "GC_INPUT_SLUG",
+    "GC_OUTPUT_SLUG",
+    "Mode",
+    "CaseOutput",
+    "CasePredictor",
+    "RunSummary",
+    "detect_mode",
+    "run_folder",
+    "run_grand_challenge",
+]
+
+logger = logging.getLogger(__name__)
+
+GC_INPUT_SLUG = "hrt2-mri"
+GC_OUTPUT_SLUG = "vs-cochlea-segmentation"
+GC_KOOS_FILE = "koos-grade.json"
+Mode = Literal["auto", "folder", "grand-challenge"]
+
+
+@dataclass
+class CaseOutput:
+    """What a predictor returns for one hrT2 volume.
+
+    Attributes:
+        labels: ``uint8 (z, y, x)`` on exactly the input grid; 0 background, 1 VS, 2 cochlea.
+        koos_grade: Predicted Koos grade 1-4.
+        koos_probabilities: Probabilities of grades 1-4 (sum 1).
+        timings_s: Seconds per pipeline step.
+        extra: Anything else worth recording (features, localisation box...).
+    """
+
+    labels: npt.NDArray[np.uint8]
+    koos_grade: int
+    koos_probabilities: list[float]
+    timings_s: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CasePredictor(Protocol):
+    """Anything that turns one hrT2 image into a :class:`CaseOutput`."""
+
+    def __call__(self, image: sitk.Image) -> CaseOutput: ...
+
+
+@dataclass
+class RunSummary:
+    """Outcome of a run: per-case records and the cases that failed (case -> message)."""
+
+    mode: str
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def detect_mode(input_dir: Path) -> Literal["folder", "grand-challenge"]:
+    """``grand-challenge`` when ``inputs.json`` or ``images/<slug>/`` is present, else ``folder``."""
+    if (input_dir / "inputs.json").is_file() or (input_dir / "images" / GC_INPUT_SLUG).is_dir():
+        return "grand-challenge"
+    return "folder"
+
+
+def _predict_one(path: Path, predictor: CasePredictor) -> tuple[sitk.Image, CaseOutput, float]:
+    start = time.perf_counter()
+    image = read_image(path)
+    output = predictor(image)
+    geometry = Geometry.from_image(image)
+    if output.labels.shape != geometry.shape:
+        raise CrossmodaError(path, f"predictor gave shape {output.labels.shape}, input is {geometry.shape}")
+    if output.koos_grade not in (1, 2, 3, 4):
+        raise CrossmodaError(path, f"predictor returned Koos grade {output.koos_grade!r}")
+    return image, output, time.perf_counter() - start
+
+
+def run_folder(
+    input_dir: Path, output_dir: Path, predictor: CasePredictor, config: Any = None,
+    modality: str = "hrT2",
+) -> RunSummary:
+    """Predict every ``<case>_<modality>`` image of ``input_dir`` into ``output_dir``.
+
+    A failing case (unreadable, not 3D, non-finite, predictor error) is logged, recorded and
+    skipped; the others are still processed and their outputs kept.
+    """
+    found = discover_cases(input_dir, modality)
+    summary = RunSummary(mode="folder", ignored=[p.name for p, _ in found.ignored])
+    for name in summary.ignored:
+        logger.info("ignoring %s (not a %s case image)", name, modality)
+    if not found.files:
+        logger.error("no <case>_%s images in %s", modality, input_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    grades: dict[str, int | None] = {}
+    bar = tqdm(found.files.items(), desc="cases", unit="case")
+    for case, path in bar:
+        bar.set_postfix_str(case)
+        try:
+            image, out, seconds = _predict_one(path, predictor)
+            write_label_map_like(out.labels, path, output_dir / f"{case}_Label.nii.gz", LABELS_2022)
+        except Exception as err:  # one case must never stop the others
+            message = str(err) if isinstance(err, CrossmodaError) else f"{type(err).__name__}: {err}"
+            logger.error("case %s failed: %s", case, message)
+            summary.failures[case] = message
+            continue
+        grades[case] = out.koos_grade
+        summary.cases[case] = {
+            "input": path.name, "class": out.koos_grade, "probabilities": out.koos_probabilities,
+            "seconds": seconds, "timings_s": out.timings_s, **out.extra,
+        }
+    write_koos_csv(output_dir / "predictions.csv", grades)
+    write_json_atomic(output_dir / "predictions.json", {
+        "cases": summary.cases, "failures": summary.failures, "ignored": summary.ignored,
+        "provenance": provenance("crossmoda-algorithm", config),
+    })
+    return summary
+
+
+def _gc_input_image(input_dir: Path) -> Path:
+    """The hrT2 image of a grand-challenge job (via ``inputs.json`` when it names one)."""
+    folder = input_dir / "images" / GC_INPUT_SLUG
+    inputs_json = input_dir / "inputs.json"
+    if inputs_json.is_file():
+        try:
+            sockets = json.loads(inputs_json.read_text())
+        except json.JSONDecodeError as err:
+            raise CrossmodaError(inputs_json, f"invalid JSON: {err}") from None
+        for socket in sockets if isinstance(sockets, list) else []:
+            interface = socket.get("interface") or {}
+            if interface.get("slug") == GC_INPUT_SLUG and interface.get("relative_path"):
+                folder = input_dir / str(interface["relative_path"])
+    if not folder.resolve().is_relative_to(input_dir.resolve()):
+        raise CrossmodaError(folder, "input path escapes the input folder")
+    images = sorted(p for p in folder.glob("*") if p.suffix in (".mha", ".gz", ".nii", ".nrrd"))
+    if not images:
+        raise CrossmodaError(folder, "no hrT2 image (.mha) found")
+    if len(images) > 1:
+        logger.warning("several images in %s; using %s", folder, images[0].name)
+    return images[0]
+
+
+def run_grand_challenge(
+    input_dir: Path, output_dir: Path, predictor: CasePredictor, config: Any = None
+) -> RunSummary:
+    """Predict the single hrT2 of a grand-challenge algorithm job."""
+    summary = RunSummary(mode="grand-challenge")
+    try:
+        path = _gc_input_image(input_dir)
+        image, out, seconds = _predict_one(path, predictor)
+    except Exception as err:
+        message = str(err) if isinstance(err, CrossmodaError) else f"{type(err).__name__}: {err}"
+        logger.error("job failed: %s", message)
+        summary.failures["job"] = message
+        return summary
+    seg = output_dir / "images" / GC_OUTPUT_SLUG / "output.mha"
+    write_label_map(out.labels, image, seg, LABELS_2022)
+    write_json_atomic(output_dir / GC_KOOS_FILE, {
+        "grade": out.koos_grade, "probabilities": out.koos_probabilities,
+    })
+    summary.cases[path.name] = {
+        "class": out.koos_grade, "probabilities": out.koos_probabilities, "seconds": seconds,
+        "timings_s": out.timings_s,
+    }
+    logger.info("wrote %s and %s (%.1f s)", seg, output_dir / GC_KOOS_FILE, seconds)
+    return summary
