@@ -1,0 +1,163 @@
+"""Ordinal classifier sanity, JSON round trips, and end-to-end grading of toy heads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossmoda.algorithm.koos.features import FEATURE_NAMES, GEOMETRY_FEATURES
+from crossmoda.algorithm.koos.model import (
+    KoosModel,
+    fit_koos,
+    load_koos_model,
+    predict_koos,
+    save_koos_model,
+)
+from crossmoda.algorithm.koos.ordinal import OrdinalLogistic
+
+
+def _separable(rng: np.random.Generator, n_per: int) -> tuple[np.ndarray, np.ndarray]:
+    """One informative feature (grade + noise in +-0.3), one pure-noise feature."""
+    y = np.repeat([1, 2, 3, 4], n_per)
+    x = np.column_stack([y + rng.uniform(-0.3, 0.3, len(y)), rng.normal(0, 1, len(y))])
+    return x, y
+
+
+def test_ordinal_classifier_separates_separable_data() -> None:
+    rng = np.random.default_rng(0)
+    x, y = _separable(rng, 15)
+    clf = OrdinalLogistic(C=100.0).fit(x, y)
+    xt, yt = _separable(rng, 10)
+    np.testing.assert_array_equal(clf.predict(xt), yt)
+    proba = clf.predict_proba(xt)
+    assert proba.shape == (40, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert (proba >= 0).all()
+    # The most probable class is the true one, and cumulative probabilities are monotone.
+    np.testing.assert_array_equal(np.argmax(proba, axis=1) + 1, yt)
+    assert (np.diff(clf.cumulative(xt), axis=1) <= 1e-12).all()
+    # The informative weight increases the odds of every "y > k"; the grade grows with x.
+    assert all(row[0] > 0 for row in clf.coef)
+    assert list(clf.predict([[0.0, 0.0], [9.0, 0.0]])) == [1, 4]
+
+
+def test_ordinal_prediction_is_the_median() -> None:
+    clf = OrdinalLogistic(classes=[1, 2, 3, 4], mean=[0.0], scale=[1.0],
+                          coef=[[0.0], [0.0], [0.0]], intercept=[np.log(0.7 / 0.3), 0.0, np.log(0.2 / 0.8)])
+    # P(y>1)=0.7, P(y>2)=0.5, P(y>3)=0.2 -> probabilities 0.3, 0.2, 0.3, 0.2; median is grade 2.
+    np.testing.assert_allclose(clf.predict_proba([[0.0]])[0], [0.3, 0.2, 0.3, 0.2], atol=1e-12)
+    assert clf.predict([[0.0]])[0] == 2
+
+
+def test_ordinal_json_round_trip_and_validation() -> None:
+    rng = np.random.default_rng(1)
+    x, y = _separable(rng, 8)
+    clf = OrdinalLogistic(C=0.5).fit(x, y)
+    again = OrdinalLogistic.from_dict(json.loads(json.dumps(clf.to_dict())))
+    np.testing.assert_array_equal(again.predict_proba(x), clf.predict_proba(x))
+    bad = clf.to_dict() | {"coef": clf.coef[:2]}
+    with pytest.raises(ValueError):
+        OrdinalLogistic.from_dict(bad)
+    with pytest.raises(ValueError):
+        OrdinalLogistic.from_dict(clf.to_dict() | {"type": "pickle"})
+    with pytest.raises(ValueError):
+        OrdinalLogistic().fit(x, y + 10)
+
+
+def test_threshold_without_both_sides_gets_a_constant_model() -> None:
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    clf = OrdinalLogistic().fit(x, [1, 1, 2, 2])  # no grade 3 or 4: P(y>2), P(y>3) ~ 0
+    assert clf.coef[1] == [0.0] and clf.intercept[1] == -10.0
+    assert set(clf.predict(x).tolist()) <= {1, 2}
+
+
+def _rows(rng: np.random.Generator, n: int) -> tuple[list[dict[str, float]], list[int]]:
+    rows, grades = [], []
+    for g in np.repeat([1, 2, 3, 4], n):
+        row = dict.fromkeys(FEATURE_NAMES, 0.0)
+        row["vs_volume_mm3"] = float(10 ** (1 + 0.6 * g + rng.uniform(-0.2, 0.2)))
+        row["vs_brainstem_gap_mm"] = float(max(0.0, 8 - 3 * g + rng.uniform(-0.5, 0.5)))
+        row["brainstem_indentation_mm"] = float(max(0.0, g - 3 + rng.uniform(-0.3, 0.3)))
+        rows.append(row)
+        grades.append(int(g))
+    return rows, grades
+
+
+def test_koos_model_save_load_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    rows, grades = _rows(rng, 6)
+    model = fit_koos(rows, grades, feature_names=GEOMETRY_FEATURES, C=10.0, info={"source": "test"})
+    path = save_koos_model(model, tmp_path / "koos_model.json", config={"C": 10.0})
+    data = json.loads(path.read_text())
+    assert data["format"] == "crossmoda-koos/1" and data["provenance"]["tool"] == "crossmoda-koos"
+    loaded = load_koos_model(path)
+    g1, p1 = model.predict_rows(rows)
+    g2, p2 = loaded.predict_rows(rows)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(p1, p2)
+    assert loaded.info["source"] == "test" and loaded.info["n_train"] == 24
+    np.testing.assert_array_equal(g1, grades)
+    with pytest.raises(ValueError):
+        KoosModel.from_dict(data | {"feature_names": ["not_a_feature"]})
+    with pytest.raises(ValueError):
+        KoosModel.from_dict(data | {"format": "pickle"})
+
+
+def test_fit_koos_rejects_bad_input() -> None:
+    rows, grades = _rows(np.random.default_rng(3), 2)
+    with pytest.raises(ValueError):
+        fit_koos(rows, grades[:-1])
+    with pytest.raises(ValueError):
+        fit_koos(rows[:2], [1, 1])
+    with pytest.raises(ValueError):
+        fit_koos(rows[:2], [0, 5])
+
+
+def _toy_case(grade: int, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Toy head at 1 mm (see test_koos_features._head) with a tumour of the given grade.
+
+    Cochleas at x = 20, 80, brainstem box x 40..60 (the grade IV one dented by the ball).
+    I: rod in the canal lateral of the porus (x = 69 at fraction 0.18); II: ball in the angle
+    3+ mm from the brainstem; III: ball touching it; IV: ball pushed 4 mm into it.
+    """
+    zi, yi, xi = np.indices((30, 40, 100))
+    labels = np.zeros((30, 40, 100), dtype=np.uint8)
+    aux = np.zeros_like(labels)
+    aux[(zi >= 3) & (zi < 27) & (yi >= 10) & (yi < 30) & (xi >= 40) & (xi <= 60)] = 1
+    rod_start = {1: 71 - int(size), 2: 66, 3: 64, 4: 62}[grade]
+    labels[((zi - 15) ** 2 + (yi - 20) ** 2 <= 4) & (xi >= rod_start) & (xi <= 76)] = 1
+    if grade > 1:
+        radius = 3.5 + size
+        centre = {2: 64 + radius + 1, 3: 61 + radius, 4: 57 + radius}[grade]
+        ball = (zi - 15) ** 2 + (yi - 20) ** 2 + (xi - centre) ** 2 <= radius**2
+        labels[ball] = 1
+        aux[ball] = 0
+    for cx in (20, 80):
+        labels[(zi - 15) ** 2 + (yi - 26) ** 2 + (xi - cx) ** 2 <= 4] = 2
+    return labels, aux
+
+
+def test_predict_koos_end_to_end_on_toy_heads() -> None:
+    from crossmoda.algorithm.koos.anatomy import structures_from_arrays
+    from crossmoda.algorithm.koos.features import compute_features
+
+    rows, grades = [], []
+    for g in (1, 2, 3, 4):
+        for size in (0.0, 1.0, 2.0):
+            feats, _ = compute_features(structures_from_arrays(*_toy_case(g, size)), (1.0, 1.0, 1.0))
+            rows.append(feats)
+            grades.append(g)
+    model = fit_koos(rows, grades, C=10.0)
+    for g in (1, 2, 3, 4):
+        labels, aux = _toy_case(g, 1.5)
+        pred = predict_koos(labels, aux, None, (1.0, 1.0, 1.0), model)
+        assert pred.grade == g
+        assert sum(pred.probabilities) == pytest.approx(1.0)
+        assert max(pred.probabilities) == pred.probabilities[g - 1]
+        # The combined 5-class map gives the same answer.
+        combined = labels.copy()
+        combined[aux == 1] = 3
+        assert predict_koos(combined, None, None, (1.0, 1.0, 1.0), model).grade == g
