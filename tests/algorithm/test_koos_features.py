@@ -87,7 +87,9 @@ def test_sphere_at_voxel_aligned_distance_gives_exact_gap() -> None:
     assert box_gap_mm(sphere, zi <= 9, sp) == pytest.approx(10 * 0.8, abs=1e-12)
 
 
-@pytest.mark.parametrize("offset", [(0.0, 0.0, 0.0), (0.13, 0.21, 0.37), (0.41, 0.05, 0.29), (0.77, 0.33, 0.1)])
+@pytest.mark.parametrize(
+    "offset", [(0.0, 0.0, 0.0), (0.13, 0.21, 0.37), (0.41, 0.05, 0.29), (0.77, 0.33, 0.1)]
+)
 def test_sphere_at_set_distance_within_one_voxel(offset: tuple[float, float, float]) -> None:
     # Continuous gap g = cz - R - plane. Voxelising by centres moves each box face by less than
     # half a voxel (s/2) plus the curvature term r^2 / (2R) with r <= half the in-plane diagonal,

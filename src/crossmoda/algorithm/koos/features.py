@@ -149,9 +149,8 @@ def hull_indentation(vs: BoolArray, brainstem: BoolArray, spacing_mm: Spacing) -
         return 0.0, 0.0
     pts = voxel_coords_mm(vs, spacing_mm)
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
-    signed = np.concatenate(
-        [np.max(chunk @ normals.T + offsets, axis=1) for chunk in np.array_split(pts, max(1, len(pts) // 4096))]
-    )
+    chunks = np.array_split(pts, max(1, len(pts) // 4096))
+    signed = np.concatenate([np.max(c @ normals.T + offsets, axis=1) for c in chunks])
     inside = signed < 0
     if not inside.any():
         return 0.0, 0.0
@@ -209,7 +208,7 @@ def brainstem_features(structures: Structures, frame: CanalFrame, spacing_mm: Sp
         return zero
     idx = np.argwhere(bs)
     side = (idx.astype(np.float64) * np.asarray(spacing_mm) - frame.midline_point) @ frame.lateral
-    n_ipsi, n_contra = np.count_nonzero(side > 0), np.count_nonzero(side < 0)
+    n_ipsi, n_contra = int(np.count_nonzero(side > 0)), int(np.count_nonzero(side < 0))
     diffs = []
     for z in np.unique(idx[:, 0]):
         s = side[idx[:, 0] == z]
@@ -268,7 +267,7 @@ def _crop_box(structures: Structures, spacing_mm: Spacing, margin_mm: float) -> 
     pad = np.ceil(margin_mm / np.asarray(spacing_mm)).astype(int)
     lo = np.maximum(idx.min(axis=0) - pad, 0)
     hi = np.minimum(idx.max(axis=0) + pad + 1, union.shape)
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
 
 
 def compute_features(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -73,7 +74,9 @@ class KoosModel:
         return np.array([[_transform(n, float(r[n])) for n in self.feature_names] for r in rows],
                         dtype=np.float64).reshape(len(rows), len(self.feature_names))
 
-    def predict_rows(self, rows: Sequence[Mapping[str, float]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    def predict_rows(
+        self, rows: Sequence[Mapping[str, float]]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Grades ``(n,)`` and probabilities ``(n, 4)`` for feature dicts."""
         x = self.design(rows)
         return self.classifier.predict(x), self.classifier.predict_proba(x)
