@@ -37,7 +37,8 @@ def folders(tmp_path: Path) -> tuple[Path, Path, dict[str, tuple[np.ndarray, np.
         geo = geometry(ref.shape)
         write_labels(gt / f"{case}_Label.nii.gz", ref, geo)
     pr.mkdir()
-    write_labels(pr / "crossmoda2022_etz_1_Label.nii.gz", arrays["crossmoda2022_etz_1"][0], geometry(ref.shape))
+    good = arrays["crossmoda2022_etz_1"][0]
+    write_labels(pr / "crossmoda2022_etz_1_Label.nii.gz", good, geometry(ref.shape))
     # etz_2: missing. etz_3: corrupt. etz_4: other spacing. ldn_5: label 7. ldn_6: .mha.
     (pr / "crossmoda2022_etz_3_Label.nii.gz").write_bytes(b"\x1f\x8b" + b"not really gzip" * 10)
     write_labels(pr / "crossmoda2022_etz_4_Label.nii.gz", arrays["crossmoda2022_etz_4"][0],
@@ -51,7 +52,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path, dict[str, tuple[np.ndarray, np.
     write_labels(pr / "crossmoda2022_ldn_7_Label.nii.gz", nan, geometry(ref.shape))
     big = np.zeros((ref.shape[0] * 4, *ref.shape[1:]), np.uint8)  # more voxels than the reference
     write_labels(pr / "crossmoda2022_ldn_8_Label.nii.gz", big, geometry(big.shape))
-    write_labels(pr / "crossmoda2022_ukm_99_Label.nii.gz", arrays["crossmoda2022_etz_1"][0], geometry(ref.shape))
+    write_labels(pr / "crossmoda2022_ukm_99_Label.nii.gz", good, geometry(ref.shape))
     (pr / "notes.txt").write_text("stray file")
     write_koos_csv(gt / "koos.csv", {"crossmoda2022_etz_1": 2, "crossmoda2022_etz_2": 4,
                                       "crossmoda2022_ldn_5": None, "crossmoda2022_ldn_6": 1})
