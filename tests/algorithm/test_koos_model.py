@@ -161,3 +161,64 @@ def test_predict_koos_end_to_end_on_toy_heads() -> None:
         combined = labels.copy()
         combined[aux == 1] = 3
         assert predict_koos(combined, None, None, (1.0, 1.0, 1.0), model).grade == g
+
+
+def _write_toy_dataset(root: Path) -> None:
+    """A phantom-shaped data set of toy heads: 12 source and 4 validation cases, 1 mm grid."""
+    from crossmoda.core.io import Geometry, write_image
+    from crossmoda.core.koos import write_koos_csv
+
+    geo = Geometry(size=(100, 40, 30), spacing=(1.0, 1.0, 1.0), origin=(-50.0, 0.0, 0.0),
+                   direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    infos = ["crossmoda_name,center,group,koos"]
+    val: dict[str, int | None] = {}
+    n = 0
+    for split, sizes in (("source_training", (0.0, 1.0, 2.0)), ("validation", (1.5,))):
+        for g in (1, 2, 3, 4):
+            for size in sizes:
+                n += 1
+                case = f"crossmoda2022_ldn_{n}"
+                labels, aux = _toy_case(g, size)
+                image = np.where(labels == 1, 0.3, 1.0).astype(np.float32)
+                image[aux == 1] = 0.5
+                if split == "source_training":
+                    write_image(labels, root / split / f"{case}_Label.nii.gz", geo)
+                    write_image(aux, root / split / f"{case}_Aux.nii.gz", geo)
+                    write_image(image, root / "paired_truth" / f"{case}_hrT2.nii.gz", geo)
+                    infos.append(f"{case},London,T,{g}")
+                else:
+                    write_image(labels, root / "validation_labels" / f"{case}_Label.nii.gz", geo)
+                    write_image(aux, root / "paired_truth" / f"{case}_Aux.nii.gz", geo)
+                    write_image(image, root / "validation" / f"{case}_hrT2.nii.gz", geo)
+                    val[case] = g
+    (root / "infos_source_training.csv").write_text("\n".join(infos) + "\n")
+    write_koos_csv(root / "validation_labels" / "koos.csv", val)
+
+
+def test_cli_train_and_predict_on_a_toy_dataset(tmp_path: Path) -> None:
+    import csv
+
+    from crossmoda.algorithm.koos.cli import main
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    _write_toy_dataset(data)
+    assert main(["train", str(run), "--data", str(data), "--folds", "3", "--C", "10"]) == 0
+    summary = json.loads((run / "koos" / "koos_summary.json").read_text())
+    assert summary["n_train"] == 12 and summary["training_source"] == "ground-truth"
+    assert summary["validation"]["n_cases"] == 4
+    assert summary["validation"]["MA_MAE"] == 0.0
+    assert summary["cross_validation"]["n_cases"] == 12
+    with (run / "koos" / "features_validation.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["predicted"]) for r in rows] == [int(r["grade"]) for r in rows]
+    assert all(abs(sum(float(r[f"p{k}"]) for k in (1, 2, 3, 4)) - 1.0) < 1e-3 for r in rows)
+    # Grade the validation labels again through `predict`, with the saved model.
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "--model", str(run / "koos" / "koos_model.json"),
+                 "--labels", str(data / "validation_labels"), "--aux", str(data / "paired_truth"),
+                 "--images", str(data / "validation"), "--output", str(out)]) == 0
+    with out.open() as fh:
+        again = list(csv.DictReader(fh))
+    assert [r["predicted"] for r in again] == [r["predicted"] for r in rows]
+    # A missing data folder is a clean error, not a traceback.
+    assert main(["train", str(run), "--data", str(tmp_path / "nowhere")]) == 1

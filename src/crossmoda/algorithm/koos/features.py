@@ -11,6 +11,8 @@ boxes: two masks *touch* when a voxel of one is a 26-neighbour of a voxel of the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
@@ -279,7 +281,7 @@ def compute_features(
 
     Work is restricted to the bounding box of VS, cochleas and brainstem plus 10 mm, so a full
     field of view costs little more than a crop. Without ``image`` the image features are 0.
-    The frame's points are in the voxel-mm frame of that box (add the box origin to map back).
+    The returned frame's points are in the voxel-mm frame of the whole grid.
     """
     sp = tuple(float(s) for s in spacing_mm)
     spacing: Spacing = (sp[0], sp[1], sp[2])
@@ -306,4 +308,7 @@ def compute_features(
         feats.update(image_features(img[box], s, spacing))
     else:
         feats.update(dict.fromkeys(IMAGE_FEATURES, 0.0))
-    return {name: float(feats[name]) for name in FEATURE_NAMES}, frame
+    shift = np.array([b.start for b in box], dtype=np.float64) * np.asarray(spacing)
+    whole = replace(frame, midline_point=frame.midline_point + shift, porus=frame.porus + shift,
+                    cochlea=None if frame.cochlea is None else frame.cochlea + shift)
+    return {name: float(feats[name]) for name in FEATURE_NAMES}, whole
