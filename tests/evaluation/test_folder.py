@@ -147,6 +147,9 @@ def test_label_map_2023_with_bare_case_names(tmp_path: Path) -> None:
     assert main(["--predictions", str(tmp_path / "pred"), "--ground-truth", str(tmp_path / "gt"),
                  "--output", str(tmp_path / "out"), "--label-map", "crossmoda2023", "--no-progress"]) == 0
     values = _strict_json(tmp_path / "out" / "metrics.json")["case"]["crossmoda2023_ukm_5"]
+    header = (tmp_path / "out" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[:7] == ["case", "VS_Dice", "VS_ASSD", "Cochlea_Dice", "Cochlea_ASSD", "ExtraMeatalVS_Dice",
+                          "ExtraMeatalVS_ASSD"]
     assert values["VS_Dice"] == 1.0  # VS = {1, 2} is unchanged
     assert values["Cochlea_Dice"] == 1.0
     assert values["IntraMeatalVS_Dice"] == pytest.approx(2 * 9 / (18 + 9))  # 3x3x2 ref, 3x3x1 pred

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from crossmoda.core.errors import CrossmodaError, LabelValueError
 from crossmoda.core.io import DEFAULT_MAX_VOXELS, Geometry, check_same_geometry, read_array
 from crossmoda.core.labels import LabelMap
+from crossmoda.core.metrics_spec import CHALLENGE_COLUMNS
 from crossmoda.evaluation.metrics import DEFAULT_METRICS, DEFAULT_POLICY, EdgeCasePolicy, structure_metrics
 from crossmoda.evaluation.surface import bounding_box, union_bounding_box
 
@@ -52,11 +53,14 @@ class CaseConfig:
     direction_tol: float = 1e-4
 
     def columns(self) -> list[str]:
-        """Metric columns in order: ``VS_Dice, VS_ASSD, Cochlea_Dice, Cochlea_ASSD`` first."""
+        """Metric columns: ``VS_Dice, VS_ASSD, Cochlea_Dice, Cochlea_ASSD`` first (those computed),
+        then the other regions' Dice and ASSD, then the extra metrics region by region."""
         primary = [m for m in ("Dice", "ASSD") if m in self.metrics]
         rest = [m for m in self.metrics if m not in primary]
         cols = [f"{r.name}_{m}" for r in self.label_map.regions for m in primary]
-        return cols + [f"{r.name}_{m}" for r in self.label_map.regions for m in rest]
+        cols += [f"{r.name}_{m}" for r in self.label_map.regions for m in rest]
+        first = [c for c in CHALLENGE_COLUMNS if c in cols]
+        return first + [c for c in cols if c not in first]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for provenance."""
