@@ -222,3 +222,28 @@ def test_cli_train_and_predict_on_a_toy_dataset(tmp_path: Path) -> None:
     assert [r["predicted"] for r in again] == [r["predicted"] for r in rows]
     # A missing data folder is a clean error, not a traceback.
     assert main(["train", str(run), "--data", str(tmp_path / "nowhere")]) == 1
+
+
+def test_case_features_report_the_porus_in_world_mm(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    from crossmoda.algorithm.koos.tables import case_features, prediction_cases
+    from crossmoda.core.io import Geometry, write_image
+
+    # An oblique-free but flipped, shifted, anisotropic grid: x and y axes reversed.
+    geo = Geometry(size=(100, 40, 30), spacing=(0.5, 0.8, 1.2), origin=(12.0, -7.0, 3.0),
+                   direction=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0))
+    labels, aux = _toy_case(2, 1.0)
+    write_image(labels, tmp_path / "crossmoda2022_etz_3_Label.nii.gz", geo)
+    write_image(aux, tmp_path / "crossmoda2022_etz_3_Aux.nii.gz", geo)
+    [case] = prediction_cases(tmp_path, None, {"crossmoda2022_etz_3": 2})
+    assert case.aux is not None and case.grade == 2
+    row = case_features(case)
+    # Cochlea centroids at index x = 20 and 80 (y 26, z 15); porus 0.17 of the 30 mm
+    # inter-cochlear distance (60 voxels of 0.5 mm) medial of x = 80: index x = 80 - 0.17 * 60.
+    ref = sitk.Image(100, 40, 30, sitk.sitkUInt8)
+    geo.apply(ref)
+    expected = ref.TransformContinuousIndexToPhysicalPoint((80 - 0.17 * 60, 26.0, 15.0))
+    np.testing.assert_allclose(row.porus_world, expected, atol=1e-9)
+    np.testing.assert_allclose(row.axis_world, [1.0, 0.0, 0.0], atol=1e-12)  # medial = -x index = +x world
+    assert row.frame_method == "two-cochleas"

@@ -118,10 +118,15 @@ def prediction_cases(
     label_dir: str | Path, image_dir: str | Path | None, grades: Mapping[str, int | None],
     image_modality: str = "hrT2",
 ) -> list[KoosCase]:
-    """Cases from a folder of combined segmenter predictions ``<case>_Label.nii.gz`` (labels 1-4)
-    and images ``<case>_<image_modality>.nii.gz`` (optional), graded from ``grades``."""
+    """Cases from a folder of segmenter predictions, graded from ``grades``.
+
+    Each ``<case>_Label.nii.gz`` is the combined map (labels 1-4), or 1 VS / 2 cochlea when a
+    ``<case>_Aux.nii.gz`` (1 brainstem, 2 cerebellum) sits beside it, as ``predict_case`` gives.
+    Images ``<case>_<image_modality>.nii.gz`` come from ``image_dir`` (optional).
+    """
     images = discover_cases(image_dir, image_modality).files if image_dir is not None else {}
-    return [KoosCase(case, path, None, images.get(case), grades.get(case))
+    aux = discover_cases(label_dir, "Aux").files
+    return [KoosCase(case, path, aux.get(case), images.get(case), grades.get(case))
             for case, path in discover_cases(label_dir, "Label").files.items()]
 
 
