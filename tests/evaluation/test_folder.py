@@ -154,3 +154,41 @@ def test_label_map_2023_with_bare_case_names(tmp_path: Path) -> None:
     assert values["Cochlea_Dice"] == 1.0
     assert values["IntraMeatalVS_Dice"] == pytest.approx(2 * 9 / (18 + 9))  # 3x3x2 ref, 3x3x1 pred
     assert values["ExtraMeatalVS_Dice"] == pytest.approx(2 * 27 / (27 + 36))
+
+
+def test_worker_count_from_flag_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossmoda.evaluation.runner import WORKERS_ENV, resolve_workers
+
+    monkeypatch.setenv(WORKERS_ENV, "3")
+    assert resolve_workers(None) == 3
+    assert resolve_workers(2) == 2
+    assert resolve_workers(0) == 1
+    monkeypatch.delenv(WORKERS_ENV)
+    assert resolve_workers(None) >= 1
+
+
+def test_missing_predictions_folder_duplicates_and_bad_koos_table(tmp_path: Path) -> None:
+    pred, ref = label_pair(seed=3)
+    gt = tmp_path / "gt"
+    write_labels(gt / "crossmoda2022_etz_1_Label.nii.gz", ref, geometry(ref.shape))
+    (gt / "koos.csv").write_text("case,class\ncrossmoda2022_etz_1,2\n")
+    # no predictions folder at all: every case missing, still exit 0
+    out = tmp_path / "out"
+    assert main(["--predictions", str(tmp_path / "none"), "--ground-truth", str(gt), "--output", str(out),
+                 "--no-progress"]) == 0
+    data = _strict_json(out / "metrics.json")
+    assert data["missing"] == ["crossmoda2022_etz_1"]
+    assert data["case"]["crossmoda2022_etz_1"]["VS_ASSD"] == 350.0
+    assert data["aggregates"]["Koos"]["MA_MAE"] == 2.0  # grade 2 scored as 4
+    # a .nii.gz and a bare-name duplicate; a malformed Koos prediction table
+    pr = tmp_path / "pred"
+    write_labels(pr / "crossmoda2022_etz_1_Label.nii.gz", pred, geometry(ref.shape))
+    write_labels(pr / "crossmoda2022_etz_1.nii.gz", ref, geometry(ref.shape))
+    (pr / "predictions.csv").write_text("case,grade\ncrossmoda2022_etz_1,2\n")
+    args = ["--predictions", str(pr), "--ground-truth", str(gt), "--output", str(out), "--no-progress"]
+    assert main(args) == 0
+    data = _strict_json(out / "metrics.json")
+    assert data["case"]["crossmoda2022_etz_1"]["VS_Dice"] < 1.0  # the _Label file was used
+    assert any("several prediction files" in n for n in data["notes"])
+    assert any("Koos predictions" in e["error"] for e in data["errors"])
+    assert data["koos_missing"] == ["crossmoda2022_etz_1"]
