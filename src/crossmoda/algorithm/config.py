@@ -1,0 +1,151 @@
+"""Resolved training configuration as dataclasses, read from and written to JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CLASS_NAMES",
+    "PreprocessConfig",
+    "TranslateConfig",
+    "SegmentConfig",
+    "SelfTrainConfig",
+    "TrainConfig",
+    "load_config",
+    "config_from_dict",
+]
+
+MODES: tuple[str, ...] = ("adapted", "no_adaptation", "supervised")
+
+CLASS_NAMES: tuple[str, ...] = ("background", "VS", "cochlea", "brainstem", "cerebellum")
+"""Segmenter output channels: 1-2 from ``_Label`` (LABELS_2022), 3-4 from ``_Aux`` (AUX_LABELS)."""
+
+
+@dataclass
+class PreprocessConfig:
+    """Crop geometry shared by training and inference (array order ``(z, y, x)``).
+
+    Attributes:
+        spacing_mm: Working spacing of the fine crops in mm.
+        roi_shape: Fine crop size in voxels at ``spacing_mm`` (centred on both canals).
+        coarse_spacing_mm: Isotropic spacing of the localisation grid in mm.
+        template_shape: Localisation template size in voxels at ``coarse_spacing_mm``.
+        clip_percentiles: Intensity clipping percentiles before the z-score.
+        search_margin_mm: Padding around the image during the template search (small crops).
+    """
+
+    spacing_mm: tuple[float, float, float] = (1.0, 0.6, 0.6)
+    roi_shape: tuple[int, int, int] = (40, 96, 160)
+    coarse_spacing_mm: float = 2.0
+    template_shape: tuple[int, int, int] = (20, 28, 48)
+    clip_percentiles: tuple[float, float] = (0.5, 99.5)
+    search_margin_mm: float = 16.0
+
+
+@dataclass
+class TranslateConfig:
+    """Unpaired ceT1 -> hrT2 CycleGAN on 2D axial patches of the crops."""
+
+    patch: int = 64
+    batch_size: int = 4
+    iterations: int = 1200
+    ngf: int = 16
+    ndf: int = 16
+    n_blocks: int = 3
+    lr: float = 2e-4
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    lambda_seg: float = 1.0
+    label_patch_fraction: float = 0.6
+    log_every: int = 50
+    checkpoint_every: int = 200
+
+
+@dataclass
+class SegmentConfig:
+    """3D DynUNet segmenter trained on random patches of the crops."""
+
+    patch: tuple[int, int, int] = (32, 64, 64)
+    batch_size: int = 2
+    iterations: int = 400
+    filters: tuple[int, ...] = (16, 32, 48, 64, 96)
+    lr: float = 3e-3
+    weight_decay: float = 3e-5
+    foreground_fraction: float = 0.7
+    augment: bool = True
+    checkpoint_every: int = 100
+    sw_overlap: float = 0.25
+
+
+@dataclass
+class SelfTrainConfig:
+    """Pseudo-label rounds on unlabelled target hrT2."""
+
+    rounds: int = 2
+    iterations: int = 200
+    min_confidence: float = 0.6
+    keep_fraction: float = 0.8
+    lr: float = 1e-3
+
+
+@dataclass
+class TrainConfig:
+    """Whole-chain configuration (written to ``RUN/config.json``).
+
+    ``mode``: ``adapted`` (translate, segment, self-train), ``no_adaptation`` (segmenter trained
+    on ceT1) or ``supervised`` (upper bound: trained on target hrT2 with paired-truth labels).
+    """
+
+    seed: int = 0
+    device: str = "cpu"
+    mode: str = "adapted"
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    self_train: SelfTrainConfig = field(default_factory=SelfTrainConfig)
+    max_cases: int | None = None
+    validate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r} not in {MODES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return asdict(self)
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {unknown}")
+    kwargs: dict[str, Any] = {}
+    default = cls()
+    for name, value in data.items():
+        current = getattr(default, name)
+        if is_dataclass(current):
+            kwargs[name] = _build(type(current), value)
+        elif isinstance(current, tuple):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a (partial) nested dictionary; unknown keys raise."""
+    cfg: TrainConfig = _build(TrainConfig, data)
+    return cfg
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, updated by a JSON file (partial allowed), then by ``overrides`` (top level)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return config_from_dict(data)

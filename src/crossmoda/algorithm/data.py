@@ -1,0 +1,159 @@
+"""The training data layer: crops saved as ``.npy`` read with numpy, patches and augmentations
+with numpy + torch + MONAI only (no SimpleITK), so the loop runs on a bare GPU machine.
+
+Folder layout written by :mod:`crossmoda.algorithm.prepare` (arrays ``(z, y, x)``)::
+
+    DATA/index.json                      {"splits": {"source": [case, ...], "target": [...]}, ...}
+    DATA/<split>/<case>_image.npy        float16 normalised crop (ceT1 for source, hrT2 for target)
+    DATA/<split>/<case>_label.npy        uint8 classes 0-4 (source: from _Label + _Aux)
+    DATA/<split>/<case>_truth_label.npy  uint8, target only, paired truth (upper bound only)
+    DATA/<split>/<case>_truth_hrT2.npy   float16, source only, paired truth (benchmark only)
+    DATA/pseudo/<case>_image.npy         pseudo-hrT2 written by the translation stage
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+__all__ = ["Volume", "read_index", "load_split", "sample_patch", "augment_patch", "patch_batches"]
+
+FG_CLASSES = (1, 2)
+
+
+@dataclass
+class Volume:
+    """One training crop: ``image`` float32 ``(z, y, x)``, ``label`` uint8 ``(z, y, x)``."""
+
+    case: str
+    image: npt.NDArray[np.float32]
+    label: npt.NDArray[np.uint8]
+
+    def __post_init__(self) -> None:
+        if self.image.shape != self.label.shape:
+            raise ValueError(f"{self.case}: image {self.image.shape} != label {self.label.shape}")
+        self.fg_index = {c: np.argwhere(self.label == c) for c in FG_CLASSES}
+
+
+def read_index(data_dir: str | Path) -> dict[str, list[str]]:
+    """Split name -> case names of a prepared data folder."""
+    index = json.loads((Path(data_dir) / "index.json").read_text(encoding="utf-8"))
+    return {k: list(v) for k, v in index["splits"].items()}
+
+
+def load_split(
+    data_dir: str | Path,
+    split: str,
+    cases: Sequence[str],
+    *,
+    image_split: str | None = None,
+    label_suffix: str = "label",
+    label_dir: str | Path | None = None,
+) -> list[Volume]:
+    """Load crops of ``cases``; images from ``image_split`` (default ``split``), labels
+    ``<case>_<label_suffix>.npy`` from ``label_dir`` (default ``DATA/split``)."""
+    root = Path(data_dir)
+    img_dir = root / (image_split or split)
+    lbl_dir = Path(label_dir) if label_dir is not None else root / split
+    out = []
+    for case in cases:
+        image = np.load(img_dir / f"{case}_image.npy").astype(np.float32)
+        label = np.load(lbl_dir / f"{case}_{label_suffix}.npy").astype(np.uint8)
+        out.append(Volume(case, image, label))
+    return out
+
+
+def sample_patch(
+    vol: Volume, patch: tuple[int, int, int], rng: np.random.Generator, fg_fraction: float
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
+    """A ``patch``-sized crop of ``vol``; with probability ``fg_fraction`` centred near a random
+    voxel of a random foreground class (VS or cochlea) present in the volume. Pads with the
+    image minimum (label 0) when the volume is smaller than the patch."""
+    shape = np.asarray(vol.image.shape)
+    p = np.asarray(patch)
+    present = [c for c in FG_CLASSES if len(vol.fg_index[c])]
+    if present and rng.random() < fg_fraction:
+        pts = vol.fg_index[present[int(rng.integers(len(present)))]]
+        centre = pts[int(rng.integers(len(pts)))] + rng.integers(-p // 4, p // 4 + 1)
+        start = centre - p // 2
+    else:
+        start = np.asarray(
+            [int(rng.integers(min(0, s - q), max(0, s - q) + 1)) for s, q in zip(shape, p, strict=True)]
+        )
+    start = np.clip(start, np.minimum(0, shape - p), np.maximum(0, shape - p))
+    img = np.full(patch, float(vol.image.min()), dtype=np.float32)
+    lbl = np.zeros(patch, dtype=np.uint8)
+    src = tuple(
+        slice(max(int(a), 0), min(int(a + q), int(s))) for a, q, s in zip(start, p, shape, strict=True)
+    )
+    dst = tuple(slice(sl.start - int(a), sl.stop - int(a)) for sl, a in zip(src, start, strict=True))
+    img[dst] = vol.image[src]
+    lbl[dst] = vol.label[src]
+    return img, lbl
+
+
+def augment_patch(
+    img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
+    """Spatial (left-right flip, small in-plane rotation and scaling) and intensity (gamma,
+    contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms."""
+    from monai.transforms import Affine, GaussianSmooth
+
+    if rng.random() < 0.5:  # both sides have canals: a mirrored head is a plausible head
+        img, lbl = img[:, :, ::-1], lbl[:, :, ::-1]
+    if rng.random() < 0.3:
+        angle = float(rng.uniform(-0.26, 0.26))
+        scale = float(rng.uniform(0.9, 1.1))
+        aff = Affine(
+            rotate_params=(angle, 0.0, 0.0),
+            scale_params=(1.0, scale, scale),
+            padding_mode="border",
+            image_only=True,
+        )
+        img = np.asarray(aff(torch.from_numpy(img[None].copy()), mode="bilinear"))[0]
+        lbl_t = torch.from_numpy(lbl[None].astype(np.float32))
+        lbl = np.asarray(aff(lbl_t, mode="nearest"))[0].astype(np.uint8)
+    img = np.ascontiguousarray(img, dtype=np.float32)
+    lo, hi = float(img.min()), float(img.max())
+    if rng.random() < 0.3 and hi > lo:
+        gamma = float(np.exp(rng.uniform(-0.35, 0.35)))
+        img = ((img - lo) / (hi - lo)) ** gamma * (hi - lo) + lo
+    if rng.random() < 0.3:
+        img = np.asarray(GaussianSmooth(sigma=float(rng.uniform(0.3, 1.0)))(img[None]))[0]
+    if rng.random() < 0.5:
+        img = img * float(rng.uniform(0.8, 1.2)) + float(rng.uniform(-0.2, 0.2))
+    if rng.random() < 0.3:
+        img = img + rng.normal(0.0, float(rng.uniform(0.0, 0.15)), img.shape).astype(np.float32)
+    return np.ascontiguousarray(img, dtype=np.float32), np.ascontiguousarray(lbl)
+
+
+def patch_batches(
+    volumes: Sequence[Volume],
+    patch: tuple[int, int, int],
+    batch_size: int,
+    rng: np.random.Generator,
+    fg_fraction: float,
+    augment: bool,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless batches ``(image (B, 1, z, y, x) float32, label (B, 1, z, y, x) int64)``."""
+    if not volumes:
+        raise ValueError("no training volumes")
+    while True:
+        imgs, lbls = [], []
+        for _ in range(batch_size):
+            vol = volumes[int(rng.integers(len(volumes)))]
+            img, lbl = sample_patch(vol, patch, rng, fg_fraction)
+            if augment:
+                img, lbl = augment_patch(img, lbl, rng)
+            imgs.append(img)
+            lbls.append(lbl)
+        yield (
+            torch.from_numpy(np.stack(imgs)[:, None]),
+            torch.from_numpy(np.stack(lbls)[:, None].astype(np.int64)),
+        )

@@ -1,0 +1,164 @@
+"""Turn a crossMoDA-layout data set into ``.npy`` crops for the torch-only training loop.
+
+Source cases are cropped around the midpoint of their two labelled cochleas; target cases
+around the centre found by the hrT2 localisation template, which is built here from the
+unlabelled target images (iterated mean of template-sized patches re-aligned by NCC).
+See :mod:`crossmoda.algorithm.data` for the written layout.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import SimpleITK as sitk
+from tqdm import tqdm
+
+from crossmoda.algorithm.config import PreprocessConfig
+from crossmoda.algorithm.preprocess import (
+    box_at,
+    centre_from_labels,
+    coarse_template_patch,
+    localise,
+    normalise,
+    resample_box,
+)
+from crossmoda.core.cases import discover_cases
+from crossmoda.core.io import read_image
+from crossmoda.core.provenance import provenance, write_json_atomic
+
+__all__ = ["image_centre", "build_template", "merge_labels", "prepare_data"]
+
+logger = logging.getLogger(__name__)
+
+
+def image_centre(image: sitk.Image) -> tuple[float, float, float]:
+    """World centre ``(x, y, z)`` mm of the image's voxel grid."""
+    size = image.GetSize()
+    pt = image.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2 for s in size])
+    return (float(pt[0]), float(pt[1]), float(pt[2]))
+
+
+def build_template(
+    images: list[sitk.Image], cfg: PreprocessConfig, iterations: int = 2
+) -> tuple[npt.NDArray[np.float32], list[tuple[float, float, float]]]:
+    """Localisation template from unlabelled images cropped around the canals (``small`` preset).
+
+    Starts from each image's centre, averages the template-sized low-resolution patches, then
+    ``iterations`` times re-localises every image with the current template and re-averages.
+    Returns the template ``cfg.template_shape`` in [0, 1] and the final centres (world mm).
+    """
+    if not images:
+        raise ValueError("no images to build a template from")
+    centres = [image_centre(im) for im in images]
+    template = np.mean(
+        [coarse_template_patch(im, c, cfg) for im, c in zip(images, centres, strict=True)], axis=0
+    )
+    for _ in range(iterations):
+        centres = [localise(im, template.astype(np.float32), cfg)[0] for im in images]
+        template = np.mean(
+            [coarse_template_patch(im, c, cfg) for im, c in zip(images, centres, strict=True)], axis=0
+        )
+    return template.astype(np.float32), centres
+
+
+def merge_labels(
+    label: npt.NDArray[np.integer], aux: npt.NDArray[np.integer] | None
+) -> npt.NDArray[np.uint8]:
+    """Training classes: 1 VS, 2 cochlea from ``_Label``; 3 brainstem, 4 cerebellum from ``_Aux``
+    (where no ``_Label`` value is set)."""
+    out = np.asarray(label, dtype=np.uint8).copy()
+    if aux is not None:
+        a = np.asarray(aux)
+        free = out == 0
+        out[free & (a == 1)] = 3
+        out[free & (a == 2)] = 4
+    return out
+
+
+def _crop(
+    image: sitk.Image, centre: tuple[float, float, float], cfg: PreprocessConfig
+) -> npt.NDArray[np.float16]:
+    box = box_at(centre, cfg.spacing_mm, cfg.roi_shape)
+    return normalise(resample_box(image, box), cfg.clip_percentiles).astype(np.float16)
+
+
+def _crop_labels(
+    label: sitk.Image, aux: sitk.Image | None, centre: tuple[float, float, float], cfg: PreprocessConfig
+) -> npt.NDArray[np.uint8]:
+    box = box_at(centre, cfg.spacing_mm, cfg.roi_shape)
+    lab = resample_box(label, box, label=True)
+    ax = resample_box(aux, box, label=True) if aux is not None else None
+    return merge_labels(lab, ax)
+
+
+def prepare_data(
+    data_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig, *, max_cases: int | None = None
+) -> dict[str, Any]:
+    """Write source/target crops, paired-truth crops (when present) and the hrT2 template.
+
+    Returns the index written to ``out_dir/index.json``.
+    """
+    root, out = Path(data_dir), Path(out_dir)
+    src = discover_cases(root / "source_training", "ceT1").files
+    tgt = discover_cases(root / "target_training", "hrT2").files
+    if max_cases is not None:
+        src = dict(list(src.items())[:max_cases])
+        tgt = dict(list(tgt.items())[:max_cases])
+    if not src or not tgt:
+        raise FileNotFoundError(f"{root}: needs source_training/*_ceT1 and target_training/*_hrT2 images")
+    truth = root / "paired_truth"
+    index: dict[str, Any] = {
+        "splits": {"source": [], "target": []},
+        "centres": {},
+        "truth_hrT2": [],
+        "truth_label": [],
+    }
+    (out / "source").mkdir(parents=True, exist_ok=True)
+    (out / "target").mkdir(parents=True, exist_ok=True)
+    for case, path in tqdm(src.items(), desc="prepare source", dynamic_ncols=True):
+        label = read_image(root / "source_training" / f"{case}_Label.nii.gz")
+        aux_path = root / "source_training" / f"{case}_Aux.nii.gz"
+        aux = read_image(aux_path) if aux_path.is_file() else None
+        centre = centre_from_labels(label)
+        np.save(out / "source" / f"{case}_image.npy", _crop(read_image(path), centre, cfg))
+        np.save(out / "source" / f"{case}_label.npy", _crop_labels(label, aux, centre, cfg))
+        if (truth / f"{case}_hrT2.nii.gz").is_file():
+            np.save(
+                out / "source" / f"{case}_truth_hrT2.npy",
+                _crop(read_image(truth / f"{case}_hrT2.nii.gz"), centre, cfg),
+            )
+            index["truth_hrT2"].append(case)
+        index["splits"]["source"].append(case)
+        index["centres"][case] = list(centre)
+    images = {
+        case: read_image(path) for case, path in tqdm(tgt.items(), desc="read target", dynamic_ncols=True)
+    }
+    template, centres = build_template(list(images.values()), cfg)
+    np.save(out / "template_hrT2.npy", template)
+    for (case, image), centre in tqdm(
+        zip(images.items(), centres, strict=True),
+        total=len(images),
+        desc="prepare target",
+        dynamic_ncols=True,
+    ):
+        np.save(out / "target" / f"{case}_image.npy", _crop(image, centre, cfg))
+        lab_path = truth / f"{case}_Label.nii.gz"
+        if lab_path.is_file():
+            aux_path = truth / f"{case}_Aux.nii.gz"
+            aux = read_image(aux_path) if aux_path.is_file() else None
+            np.save(
+                out / "target" / f"{case}_truth_label.npy",
+                _crop_labels(read_image(lab_path), aux, centre, cfg),
+            )
+            index["truth_label"].append(case)
+        index["splits"]["target"].append(case)
+        index["centres"][case] = list(centre)
+    index["provenance"] = provenance(
+        "crossmoda-train prepare", {"data": str(root), "preprocess": cfg, "max_cases": max_cases}
+    )
+    write_json_atomic(out / "index.json", index)
+    return index
