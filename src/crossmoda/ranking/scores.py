@@ -289,7 +289,7 @@ def apply_missing_policy(table: ScoreTable,
         logger.warning("%d missing values set to the metric's worst value", report.n_missing)
         return replace(table, values=values), report
     if policy == "drop":
-        keep = ~missing.any(axis=(0, 2))
+        keep = np.asarray(~missing.any(axis=(0, 2)), dtype=bool)
         kept: list[bool] = [bool(k) for k in keep]
         report.dropped_cases = [c for c, k in zip(table.cases, kept, strict=True) if not k]
         if not keep.any():
