@@ -40,7 +40,7 @@ class PreprocessConfig:
     spacing_mm: tuple[float, float, float] = (1.0, 0.6, 0.6)
     roi_shape: tuple[int, int, int] = (40, 96, 160)
     coarse_spacing_mm: float = 2.0
-    template_shape: tuple[int, int, int] = (20, 28, 48)
+    template_shape: tuple[int, int, int] = (14, 22, 40)
     clip_percentiles: tuple[float, float] = (0.5, 99.5)
     search_margin_mm: float = 16.0
 

@@ -1,0 +1,69 @@
+"""Inference API: model folder checks and exact output geometry on oblique anisotropic input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from crossmoda.algorithm.config import PreprocessConfig, SegmentConfig
+from crossmoda.algorithm.inference import ModelError, load_model, model_metadata, predict_case
+from crossmoda.algorithm.segmentation import build_segmenter
+from crossmoda.core.io import Geometry, compare_geometry
+from tests.algorithm.synthetic import make_image, render
+
+PRE = PreprocessConfig(
+    spacing_mm=(2.0, 1.0, 1.0), roi_shape=(12, 40, 72), template_shape=(8, 12, 28), search_margin_mm=8.0
+)
+SEG = SegmentConfig(patch=(8, 32, 32), filters=(4, 8, 16))
+
+
+def _model_dir(root: Path) -> Path:
+    torch.manual_seed(0)
+    root.mkdir(parents=True, exist_ok=True)
+    torch.save(build_segmenter(SEG).state_dict(), root / "segmenter.pt")
+    np.save(
+        root / "template_hrT2.npy", np.random.default_rng(0).random(PRE.template_shape).astype(np.float32)
+    )
+    (root / "model.json").write_text(json.dumps(model_metadata(PRE, SEG, seed=0)))
+    return root
+
+
+def test_load_model_refuses_mismatched_metadata(tmp_path: Path) -> None:
+    root = _model_dir(tmp_path / "m")
+    model = load_model(root, device="cpu")
+    assert model.preprocess == PRE and model.segment == SEG
+    meta = json.loads((root / "model.json").read_text())
+    meta["label_map"]["labels"] = {"1": "VS", "2": "intra-meatal VS", "3": "cochlea"}
+    meta["preprocess"]["spacing_mm"] = [0.0, 1.0, 1.0]
+    (root / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="label map") as err:
+        load_model(root, device="cpu")
+    assert "working spacing" in str(err.value)
+    (root / "model.json").unlink()
+    with pytest.raises(ModelError, match="model.json missing"):
+        load_model(root, device="cpu")
+
+
+def test_load_model_refuses_weights_of_another_network(tmp_path: Path) -> None:
+    root = _model_dir(tmp_path / "m")
+    torch.save(build_segmenter(SegmentConfig(filters=(4, 8, 32))).state_dict(), root / "segmenter.pt")
+    with pytest.raises(ModelError, match="weights do not fit"):
+        load_model(root, device="cpu")
+
+
+def test_predict_case_returns_labels_on_the_exact_input_geometry(tmp_path: Path) -> None:
+    model = load_model(_model_dir(tmp_path / "m"), device="cpu")
+    a = np.deg2rad(12.0)
+    direction = (np.cos(a), 0.0, np.sin(a), 0.0, 1.0, 0.0, -np.sin(a), 0.0, np.cos(a))
+    grid = make_image((70, 45, 11), (0.93, 1.1, 2.7), (1.0, 2.0, 3.0), tuple(float(v) for v in direction))
+    image = render(grid, np.array([1.0, 2.0, 3.0]), 1, 5.0, "hrT2", np.random.default_rng(0))[0]
+    pred = predict_case(image, model, tta=True)
+    assert compare_geometry(pred.geometry, Geometry.from_image(image)) == []
+    assert compare_geometry(Geometry.from_image(pred.label_image()), Geometry.from_image(image)) == []
+    assert pred.labels.shape == pred.aux.shape == (11, 45, 70)
+    assert set(np.unique(pred.labels)) <= {0, 1, 2} and set(np.unique(pred.aux)) <= {0, 1, 2}
+    assert set(pred.timings_s) >= {"localise", "segment", "total"}

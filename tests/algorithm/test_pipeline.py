@@ -1,0 +1,56 @@
+"""``crossmoda-train all`` end to end on a tiny analytic data set, and resuming a finished run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from crossmoda.algorithm.inference import load_model
+from crossmoda.algorithm.train_cli import main
+from tests.algorithm.synthetic import write_dataset
+
+TINY = {
+    "preprocess": {
+        "spacing_mm": [2.0, 1.0, 1.0],
+        "roi_shape": [12, 40, 72],
+        "template_shape": [8, 12, 28],
+        "search_margin_mm": 8.0,
+    },
+    "translate": {"patch": 32, "batch_size": 2, "iterations": 3, "ngf": 4, "ndf": 4, "n_blocks": 1},
+    "segment": {"patch": [8, 32, 32], "batch_size": 2, "iterations": 3, "filters": [4, 8, 16]},
+    "self_train": {"rounds": 1, "iterations": 2, "min_confidence": 0.0},
+}
+
+
+@pytest.mark.slow
+def test_train_all_writes_a_loadable_model_and_resumes(tmp_path: Path) -> None:
+    data = write_dataset(tmp_path / "data", n_source=3, n_target=3, n_validation=2)
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    assert main(["all", str(data), "--output", str(run), "--config", str(cfg), "--seed", "1"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["seed"] == 1 and config["segment"]["iterations"] == 3 and config["mode"] == "adapted"
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["stages"]) >= {"prepare", "translate", "segment", "self_train"}
+    assert "VS_Dice" in summary["stages"]["self_train"]["validation_mean"]
+    assert len(list((run / "data" / "pseudo").glob("*_image.npy"))) == 3
+    model = load_model(run / "model", device="cpu")
+    assert model.metadata["stage"] == "self_train" and model.metadata["seed"] == 1
+    for name in ("segmenter.pt", "model.pt"):
+        path = run / "model" / name if name == "segmenter.pt" else run / "segment" / name
+        torch.load(path, weights_only=True)
+    stamp = (run / "segment" / "model.pt").stat().st_mtime_ns
+    assert main(["all", str(data), "--output", str(run), "--config", str(cfg), "--seed", "1"]) == 0
+    assert (run / "segment" / "model.pt").stat().st_mtime_ns == stamp  # finished stages are skipped
+    base = tmp_path / "baseline"
+    assert main(["all", str(data), "--output", str(base), "--config", str(cfg), "--no-adaptation"]) == 0
+    assert not (base / "translate").exists()
+    assert load_model(base / "model", device="cpu").metadata["mode"] == "no_adaptation"
+
+
+def test_missing_data_folder_is_a_clean_error(tmp_path: Path) -> None:
+    assert main(["all", str(tmp_path / "nope"), "--output", str(tmp_path / "run")]) == 2

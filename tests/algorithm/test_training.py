@@ -1,0 +1,145 @@
+"""Training building blocks: config, patches, post-processing, resumable training, translation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from crossmoda.algorithm import data as data_mod
+from crossmoda.algorithm.config import (
+    SegmentConfig,
+    TrainConfig,
+    TranslateConfig,
+    config_from_dict,
+    load_config,
+)
+from crossmoda.algorithm.data import Volume, sample_patch
+from crossmoda.algorithm.postprocess import largest_components, one_component_per_side
+from crossmoda.algorithm.segmentation import build_segmenter, predict_volume, train_segmenter
+from crossmoda.algorithm.selftrain import PseudoLabel, clean_labels, select_pseudo_labels
+from crossmoda.algorithm.translation import PatchDiscriminator, ResnetGenerator, translate_volume
+
+TINY_SEG = SegmentConfig(
+    patch=(8, 16, 16), batch_size=2, iterations=4, filters=(4, 8, 16), checkpoint_every=2
+)
+
+
+def _volume(case: str = "a", shape: tuple[int, int, int] = (10, 20, 24)) -> Volume:
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=shape).astype(np.float32)
+    label = np.zeros(shape, dtype=np.uint8)
+    label[4:6, 5:8, 3:6] = 2
+    label[3:7, 10:15, 14:20] = 1
+    image[label == 1] += 2.0
+    return Volume(case, image, label)
+
+
+def test_config_round_trip_and_errors(tmp_path: Path) -> None:
+    cfg = TrainConfig(seed=3, mode="no_adaptation")
+    again = config_from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"segment": {"iterations": 7}, "self_train": {"rounds": 1}}))
+    loaded = load_config(path, {"device": "cpu", "seed": None})
+    assert loaded.segment.iterations == 7 and loaded.self_train.rounds == 1 and loaded.seed == 0
+    assert loaded.segment.patch == (32, 64, 64)  # untouched defaults stay
+    with pytest.raises(ValueError, match="unknown SegmentConfig keys"):
+        config_from_dict({"segment": {"iterationz": 1}})
+    with pytest.raises(ValueError, match="mode"):
+        TrainConfig(mode="fancy")
+
+
+def test_sample_patch_pads_small_volumes_and_hits_foreground() -> None:
+    vol = _volume(shape=(4, 20, 24))
+    rng = np.random.default_rng(1)
+    img, lbl = sample_patch(vol, (8, 16, 16), rng, fg_fraction=1.0)
+    assert img.shape == (8, 16, 16) and lbl.shape == (8, 16, 16)
+    assert (img == vol.image.min()).sum() >= 4 * 16 * 16  # z padded by >= 4 slices
+    hits = sum(bool(np.isin(sample_patch(vol, (4, 8, 8), rng, 1.0)[1], (1, 2)).any()) for _ in range(20))
+    assert hits == 20
+
+
+def test_largest_components_and_one_cochlea_per_side() -> None:
+    mask = np.zeros((1, 5, 12), dtype=bool)
+    mask[0, 0, 0:2] = True  # left, 2 voxels
+    mask[0, 2, 0:4] = True  # left, 4 voxels
+    mask[0, 0, 8:11] = True  # right, 3 voxels
+    mask[0, 4, 11] = True  # right, 1 voxel
+    assert largest_components(mask, 1).sum() == 4
+    assert largest_components(mask, 2).sum() == 7
+    lateral = np.arange(12, dtype=np.float64) - 5.5
+    kept = one_component_per_side(mask, lateral[None, None, :])
+    assert kept.sum() == 7 and kept[0, 2, 0:4].all() and kept[0, 0, 8:11].all()
+
+
+def test_clean_labels_and_pseudo_label_selection() -> None:
+    arg = np.zeros((2, 4, 10), dtype=np.uint8)
+    arg[0, 0, 0:3] = 1
+    arg[1, 3, 9] = 1  # stray VS voxel, removed
+    arg[0, 2, 1] = 2
+    arg[0, 2, 8] = 2
+    cleaned = clean_labels(arg)
+    assert (cleaned == 1).sum() == 3 and (cleaned == 2).sum() == 2
+    image = np.zeros(arg.shape, dtype=np.float32)
+    labels = [
+        PseudoLabel("a", cleaned, 0.9),
+        PseudoLabel("b", cleaned, 0.5),
+        PseudoLabel("c", cleaned * 0, 0.99),
+        PseudoLabel("d", cleaned, 0.8),
+    ]
+    from crossmoda.algorithm.config import SelfTrainConfig
+
+    kept = select_pseudo_labels(
+        labels, {c: image for c in "abcd"}, SelfTrainConfig(min_confidence=0.6, keep_fraction=0.5)
+    )
+    assert [v.case for v in kept] == ["a"]  # b below threshold, c has no VS, d the less confident half
+
+
+def test_segmenter_trains_resumes_and_loads_weights_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vols = [_volume("a"), _volume("b")]
+    drawn = []
+    real = data_mod.patch_batches
+
+    def counting(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        for n, batch in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
+            drawn.append(n)
+            if len(drawn) == 3 and not (tmp_path / "stop").exists():
+                (tmp_path / "stop").touch()
+                raise KeyboardInterrupt
+            yield batch
+
+    from crossmoda.algorithm import segmentation
+
+    monkeypatch.setattr(segmentation, "patch_batches", counting)
+    with pytest.raises(KeyboardInterrupt):
+        train_segmenter(vols, TINY_SEG, tmp_path / "seg", device=torch.device("cpu"), seed=0)
+    state = torch.load(tmp_path / "seg" / "checkpoint.pt", weights_only=True)
+    assert state["iteration"] == 2
+    drawn.clear()
+    weights = train_segmenter(vols, TINY_SEG, tmp_path / "seg", device=torch.device("cpu"), seed=0)
+    assert len(drawn) == 2  # resumed at 2 of 4
+    assert not (tmp_path / "seg" / "checkpoint.pt").exists()
+    loaded = torch.load(tmp_path / "seg" / "model.pt", weights_only=True)
+    assert loaded.keys() == weights.keys()
+    net = build_segmenter(TINY_SEG)
+    net.load_state_dict(loaded)
+    probs = predict_volume(net, vols[0].image, TINY_SEG, torch.device("cpu"), tta=True)
+    assert probs.shape == (5, 10, 20, 24)
+    np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-4)
+
+
+def test_translation_networks_keep_the_slice_shape() -> None:
+    cfg = TranslateConfig(ngf=4, ndf=4, n_blocks=1)
+    g = ResnetGenerator(cfg.ngf, cfg.n_blocks)
+    assert g(torch.zeros(2, 1, 32, 32)).shape == (2, 1, 32, 32)
+    assert PatchDiscriminator(cfg.ndf)(torch.zeros(2, 1, 64, 64)).shape == (2, 1, 6, 6)
+    image = np.random.default_rng(0).normal(size=(3, 18, 23)).astype(np.float32)  # not multiples of 4
+    fake = translate_volume(g, image, torch.device("cpu"), batch=2)
+    assert fake.shape == image.shape
+    assert fake.mean() == pytest.approx(0.0, abs=1e-5) and fake.std() == pytest.approx(1.0, abs=1e-4)
