@@ -125,7 +125,7 @@ def bootstrap_figure(boot: Bootstrap, order: list[int]) -> Figure:
     """Blob plot of the bootstrap rank distribution: area = share of resamples at that rank;
     black dot = median rank, line = 2.5-97.5 % interval."""
     n_teams = len(order)
-    fig = _new_figure(max(6.0, 0.55 * n_teams + 2.0), max(4.0, 0.35 * n_teams + 1.8))
+    fig = _new_figure(max(7.0, 0.55 * n_teams + 3.0), max(4.0, 0.35 * n_teams + 2.0))
     ax = fig.subplots()
     colours = _team_colours(n_teams)
     share = boot.rank_counts / boot.n_resamples  # (T, T)
@@ -143,16 +143,16 @@ def bootstrap_figure(boot: Bootstrap, order: list[int]) -> Figure:
     ax.set_xlim(-0.6, n_teams - 0.4)
     for share_ref in (0.1, 0.5, 1.0):
         ax.scatter([], [], s=share_ref * 700, color="0.6", alpha=0.75, linewidths=0, label=f"{share_ref:.0%}")
-    ax.legend(title="share of resamples", loc="upper right", frameon=False, labelspacing=1.6,
-              borderpad=1.0, fontsize=8, title_fontsize=8)
+    ax.legend(title="share of\nresamples", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+              labelspacing=1.8, borderpad=1.0, fontsize=8, title_fontsize=8)
     ax.set_ylabel("rank in bootstrap resample")
     ax.grid(axis="y", color="0.92", linewidth=0.8)
     ax.set_axisbelow(True)
     summary = boot.tau_summary()
     tau = "" if summary["median"] is None else \
-        f"; Kendall tau-b vs full ranking: median {summary['median']:.3f}, min {summary['min']:.3f}"
-    ax.set_title(f"Bootstrap rank distribution ({boot.n_resamples} resamples, seed {boot.seed}{tau})",
-                 fontsize=10)
+        f"\nKendall's tau-b vs full ranking: median {summary['median']:.3f}, min {summary['min']:.3f}"
+    ax.set_title(f"Bootstrap rank distribution ({boot.n_resamples} resamples of cases, "
+                 f"seed {boot.seed}){tau}", fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig
