@@ -26,8 +26,8 @@ WIDE = pd.DataFrame({
 def test_wide_table_case_insensitive_and_settable_names() -> None:
     table = scores_from_frame(WIDE, ColumnNames(case="case", team="participant"))
     assert table.teams == ["A", "B"] and table.cases == ["c1", "c2"]
-    assert table.columns == ["VS_ASSD", "VS_Dice"]  # 'comment' names no metric and is ignored
-    assert table.values[1, 1].tolist() == [3.0, 0.7]
+    assert table.columns == ["VS_Dice", "VS_ASSD"]  # input order; "comment" names no metric: ignored
+    assert table.values[1, 1].tolist() == [0.7, 3.0]
     with pytest.raises(ScoreTableError, match="team column 'team'"):
         scores_from_frame(WIDE)
 

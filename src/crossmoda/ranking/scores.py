@@ -181,7 +181,7 @@ def scores_from_frame(frame: pd.DataFrame, names: ColumnNames = ColumnNames(),
     long["team"] = long["team"].astype(str)
     long["case"] = long["case"].astype(str)
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
-    available = sorted(set(long["metric"]))
+    available = list(dict.fromkeys(long["metric"].tolist()))  # input order
     unknown = [m for m in available if not _is_metric(m)]
     if columns is None:
         columns = list(CHALLENGE_COLUMNS) if set(CHALLENGE_COLUMNS) <= set(available) else \
