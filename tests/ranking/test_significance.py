@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import wilcoxon
+from scipy.stats import norm, rankdata, wilcoxon
 
 from crossmoda.ranking import significance as sig
 
@@ -26,6 +26,39 @@ def test_pairwise_matches_scipy_per_pair() -> None:
         expected = wilcoxon(per_case[i], per_case[j], alternative="less", zero_method="wilcox",
                             correction=True).pvalue
         np.testing.assert_allclose(p[i, j], expected, rtol=1e-12)
+
+
+def r_wilcox_less(x: np.ndarray, y: np.ndarray) -> float:
+    """R's ``wilcox.test(x, y, paired=TRUE, alternative="less")`` written out (stats source)."""
+    d = (x - y)[x != y]
+    n = d.size
+    r = rankdata(np.abs(d))
+    v = r[d > 0].sum()
+    ties = np.unique(r, return_counts=True)[1]
+    if n < 50 and ties.max() == 1 and d.size == x.size:  # exact: P(V <= v), V ~ signed-rank(n)
+        counts = np.zeros(n * (n + 1) // 2 + 1)
+        counts[0] = 1
+        for k in range(1, n + 1):
+            counts[k:] = counts[k:] + counts[:-k].copy()
+        return float(counts[: int(v) + 1].sum() / 2.0**n)
+    sigma = np.sqrt(n * (n + 1) * (2 * n + 1) / 24 - np.sum(ties**3 - ties) / 48)
+    return float(norm.cdf((v - n * (n + 1) / 4 + 0.5) / sigma))  # continuity correction -(-0.5)
+
+
+def test_pairwise_matches_r_wilcox_test() -> None:
+    rng = np.random.default_rng(8)
+    # Ties and zeros with few cases (R: normal approximation; scipy's "auto" would permute).
+    tied = rng.integers(1, 4, size=(3, 12)).astype(float)
+    # No ties, no zeros, 20 cases (R: exact); 60 cases (R: normal approximation).
+    signed = rng.permutation(np.arange(1.0, 21.0)) * rng.choice([-1.0, 1.0], 20)
+    exact = np.vstack([signed, np.zeros(20)])  # |differences| 1..20: distinct, no zero
+    large = rng.normal(size=(2, 60))
+    for per_case in (tied, exact, large):
+        p = sig.pairwise_wilcoxon(per_case)
+        for i in range(per_case.shape[0]):
+            for j in range(per_case.shape[0]):
+                if i != j:
+                    np.testing.assert_allclose(p[i, j], r_wilcox_less(per_case[i], per_case[j]), rtol=1e-9)
 
 
 def test_test_then_rank_by_hand() -> None:

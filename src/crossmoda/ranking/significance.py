@@ -2,8 +2,9 @@
 
 For every ordered pair of teams (i, j) the per-case cumulative ranks of i and j are compared with a
 one-sided paired Wilcoxon signed-rank test, alternative "i has lower (better) ranks than j", with
-R's ``wilcox.test`` defaults (zero differences dropped, continuity correction, exact p-values for
-fewer than 50 non-zero differences without ties). A team's score is the share of the other teams
+R's ``wilcox.test`` defaults, as challengeR uses it: zero differences dropped, exact p-values for
+fewer than 50 differences without ties or zeros, otherwise the normal approximation with tie
+correction and continuity correction. A team's score is the share of the other teams
 it beats significantly; higher is better and exact ties share a rank.
 """
 
@@ -79,13 +80,19 @@ def pairwise_wilcoxon(per_case: npt.ArrayLike) -> npt.NDArray[np.float64]:
     off = ~np.eye(n_teams, dtype=bool)
     diff = (x[:, None, :] - x[None, :, :])[off]  # (T(T-1), C)
     result = np.ones(diff.shape[0])
-    testable = np.any(diff != 0, axis=1)
-    if testable.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pv = wilcoxon(diff[testable], axis=1, alternative="less", zero_method="wilcox",
-                          correction=True, method="auto").pvalue
-        result[testable] = np.where(np.isnan(pv), 1.0, pv)
+    nonzero = diff != 0
+    testable = nonzero.any(axis=1)
+    # R's rule: exact p-values for fewer than 50 non-zero differences without ties or zeros.
+    magnitude = np.sort(np.abs(diff), axis=1)
+    tied = np.any((magnitude[:, 1:] == magnitude[:, :-1]) & (magnitude[:, 1:] > 0), axis=1)
+    exact = (nonzero.sum(axis=1) < 50) & ~tied & nonzero.all(axis=1)
+    for rows, method in ((testable & exact, "exact"), (testable & ~exact, "asymptotic")):
+        if rows.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                pv = wilcoxon(diff[rows], axis=1, alternative="less", zero_method="wilcox",
+                              correction=True, method=method).pvalue
+            result[rows] = np.where(np.isnan(pv), 1.0, pv)
     p[off] = result
     return p
 
