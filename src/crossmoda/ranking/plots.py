@@ -86,19 +86,25 @@ def metric_figure(result: RankingResult, by_site: bool = False) -> Figure:
     for k in range(n_cols):
         ax = axes[k]
         spec = table.specs[k]
+        data, positions, xs, ys, dot_colours = [], [], [], [], []
         for row, t in enumerate(order):
             for g, (_, mask) in enumerate(groups):
                 vals = table.values[t, mask, k]
                 y = row + (g - (len(groups) - 1) / 2) * width
+                data.append(vals)
+                positions.append(y)
+                xs.append(vals)
+                ys.append(y + rng.uniform(-width * 0.32, width * 0.32, vals.size))
                 colour = SITE_COLOURS[g % len(SITE_COLOURS)] if by_site else colours[row]
-                ax.boxplot(vals, positions=[y], widths=width * 0.85, orientation="horizontal",
-                           showfliers=False, patch_artist=True, manage_ticks=False,
-                           boxprops={"facecolor": "none", "edgecolor": "0.25", "linewidth": 0.9},
-                           medianprops={"color": "black", "linewidth": 1.4},
-                           whiskerprops={"color": "0.25", "linewidth": 0.9},
-                           capprops={"color": "0.25", "linewidth": 0.9})
-                jitter = rng.uniform(-width * 0.32, width * 0.32, vals.size)
-                ax.scatter(vals, y + jitter, s=4, color=colour, alpha=0.45, linewidths=0, zorder=3)
+                dot_colours.extend([colour] * vals.size)
+        ax.boxplot(data, positions=positions, widths=width * 0.85, orientation="horizontal",
+                   showfliers=False, manage_ticks=False,
+                   boxprops={"color": "0.25", "linewidth": 0.9},
+                   medianprops={"color": "black", "linewidth": 1.4},
+                   whiskerprops={"color": "0.25", "linewidth": 0.9},
+                   capprops={"color": "0.25", "linewidth": 0.9})
+        ax.scatter(np.concatenate(xs), np.concatenate(ys), s=4, c=dot_colours, alpha=0.45, linewidths=0,
+                   zorder=3)
         _set_value_axis(ax, table.values[:, :, k], spec.unit, table.columns[k].replace("_", " "))
         ax.set_yticks(range(n_teams), [f"{int(result.main.ranking.rank[t])}. {table.teams[t]}"
                                        for t in order])
