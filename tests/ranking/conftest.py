@@ -24,12 +24,13 @@ def make_table(values: dict[str, list[list[float]]], columns: list[str],
 
 
 def write_team(root: Path, team: str, cases: dict[str, dict[str, float]],
-               koos: dict[str, dict[str, int | None]] | None = None) -> Path:
+               koos: dict[str, dict[str, int | None]] | None = None,
+               missing: list[str] | None = None) -> Path:
     """Write ``root/team/metrics.json`` in the evaluation's layout (docs/contracts.md)."""
     folder = root / team
     folder.mkdir(parents=True)
     data: dict[str, Any] = {"case": cases, "aggregates": {}, "koos": koos or {}, "metric_specs": {},
-                            "missing": [], "extra": [], "errors": [], "provenance": {}}
+                            "missing": missing or [], "extra": [], "errors": [], "provenance": {}}
     (folder / "metrics.json").write_text(json.dumps(data), encoding="utf-8")
     return folder
 
@@ -52,5 +53,6 @@ def team_folder(tmp_path: Path) -> Path:
                                   cases[1]: {"reference": 1, "prediction": 2},
                                   cases[2]: {"reference": 2, "prediction": 2},
                                   cases[3]: {"reference": 4, "prediction": None},
-                                  "crossmoda2022_ldn_9": {"reference": None, "prediction": None}})
+                                  "crossmoda2022_ldn_9": {"reference": None, "prediction": None}},
+               missing=["crossmoda2022_ldn_4"])
     return root

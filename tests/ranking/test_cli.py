@@ -33,6 +33,8 @@ def test_folder_of_teams_full_report(team_folder: Path, tmp_path: Path) -> None:
     assert data["significance"]["p_values"][0][0] is None  # diagonal NaN written as null
     md = (out / "leaderboard.md").read_text()
     assert "| 1 | good | 1.0000 |" in md and "## Koos grading" in md
+    assert data["missing_values"]["missing_in_evaluation"] == {"bad": ["crossmoda2022_ldn_4"]}
+    assert "Team bad: 1 cases missing or failed in its evaluation" in md
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(list((out / "figures").glob("*.png"))) == 6
     assert "http://" not in html.replace("http://www.w3.org", "") and "src=\"http" not in html

@@ -58,7 +58,8 @@ def ranking_dict(result: RankingResult, source: str) -> dict[str, Any]:
                   "columns": table.columns, "metric_specs": {c: s.to_dict() for c, s in
                                                              zip(table.columns, table.specs, strict=True)}},
         "missing_values": {"policy": result.missing.policy, "n_missing": result.missing.n_missing,
-                           "missing": result.missing.missing, "dropped_cases": result.missing.dropped_cases},
+                           "missing": result.missing.missing, "dropped_cases": result.missing.dropped_cases,
+                           "missing_in_evaluation": result.table.evaluation_missing},
         "ranking": result.main.ranking.as_dict(),
         "per_metric": {table.teams[t]: {c: {"median": float(med[t, k]), "25pc": float(q25[t, k]),
                                             "75pc": float(q75[t, k]),
@@ -83,8 +84,8 @@ def ranking_dict(result: RankingResult, source: str) -> dict[str, Any]:
 
 
 def _md(text: str) -> str:
-    """Escape Markdown emphasis and table characters in team names."""
-    return "".join("\\" + ch if ch in "*_|`[]" else ch for ch in text)
+    """Escape Markdown emphasis and table characters in team names (intraword ``_`` is literal)."""
+    return "".join("\\" + ch if ch in "*|`[]" else ch for ch in text)
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -128,6 +129,9 @@ def leaderboard_markdown(result: RankingResult) -> str:
         f"the minimum rank). Missing values: {result.missing.n_missing} ({result.missing.policy} policy"
         + (f", {len(result.missing.dropped_cases)} cases dropped" if result.missing.dropped_cases else "")
         + ").",
+        *[line for t, c in result.table.evaluation_missing.items() for line in (
+            "", f"Team {_md(t)}: {len(c)} cases missing or failed in its evaluation (scored there with "
+                f"worst values): {_md(', '.join(c))}.")],
         "", _md_table(header, rows), "", "## Ranking schemes and variants", "",
         _md_table(*_scheme_rows(result)), "",
     ]

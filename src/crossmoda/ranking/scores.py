@@ -70,6 +70,8 @@ class ScoreTable:
         columns: Metric columns, shape (M,), e.g. ``VS_Dice``.
         values: Scores, shape (T, C, M); NaN where a team has no value for a case.
         koos: Team -> case -> ``{"reference", "prediction"}`` (folder input only).
+        evaluation_missing: Team -> cases its evaluation listed as missing or failed (already
+            scored with worst values there; folder input only).
         source: Where the table came from.
     """
 
@@ -78,6 +80,7 @@ class ScoreTable:
     columns: list[str]
     values: npt.NDArray[np.float64]
     koos: dict[str, KoosBlock] = field(default_factory=dict)
+    evaluation_missing: dict[str, list[str]] = field(default_factory=dict)
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -210,8 +213,8 @@ def scores_from_frame(frame: pd.DataFrame, names: ColumnNames = ColumnNames(),
     return ScoreTable(teams, cases, list(columns), values, source=source)
 
 
-def _read_team_folder(root: Path) -> tuple[pd.DataFrame, dict[str, KoosBlock]]:
-    frames, koos = [], {}
+def _read_team_folder(root: Path) -> tuple[pd.DataFrame, dict[str, KoosBlock], dict[str, list[str]]]:
+    frames, koos, missing = [], {}, {}
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     for folder in folders:
         path = folder / "metrics.json"
@@ -233,9 +236,13 @@ def _read_team_folder(root: Path) -> tuple[pd.DataFrame, dict[str, KoosBlock]]:
         frames.append(frame)
         if isinstance(data.get("koos"), dict) and data["koos"]:
             koos[folder.name] = {str(k): dict(v) for k, v in data["koos"].items()}
+        failed = [str(c) for c in data.get("missing") or []]
+        failed += [str(e["case"]) for e in data.get("errors") or [] if isinstance(e, dict) and e.get("case")]
+        if failed:
+            missing[folder.name] = sorted(set(failed))
     if not frames:
         raise ScoreTableError(root, "no team folder with a metrics.json")
-    return pd.concat(frames, ignore_index=True), koos
+    return pd.concat(frames, ignore_index=True), koos, missing
 
 
 def load_scores(path: str | Path, names: ColumnNames = ColumnNames(),
@@ -250,9 +257,9 @@ def load_scores(path: str | Path, names: ColumnNames = ColumnNames(),
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file or folder")
     if p.is_dir():
-        frame, koos = _read_team_folder(p)
+        frame, koos, missing = _read_team_folder(p)
         table = scores_from_frame(frame, ColumnNames(), columns, source=f"team folders in {p}", path=p)
-        table.koos = koos
+        table.koos, table.evaluation_missing = koos, missing
         return table
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
