@@ -103,8 +103,9 @@ def metric_figure(result: RankingResult, by_site: bool = False) -> Figure:
                    medianprops={"color": "black", "linewidth": 1.4},
                    whiskerprops={"color": "0.25", "linewidth": 0.9},
                    capprops={"color": "0.25", "linewidth": 0.9})
-        ax.scatter(np.concatenate(xs), np.concatenate(ys), s=4, c=dot_colours, alpha=0.45, linewidths=0,
-                   zorder=3)
+        few = len(table.cases) <= 40
+        ax.scatter(np.concatenate(xs), np.concatenate(ys), s=float(np.clip(600 / len(table.cases), 4, 24)),
+                   c=dot_colours, alpha=0.8 if few else 0.45, linewidths=0, zorder=3)
         _set_value_axis(ax, table.values[:, :, k], spec.unit, table.columns[k].replace("_", " "))
         ax.set_yticks(range(n_teams), [f"{int(result.main.ranking.rank[t])}. {table.teams[t]}"
                                        for t in order])
