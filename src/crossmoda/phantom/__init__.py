@@ -14,8 +14,15 @@ if TYPE_CHECKING:
     from crossmoda.phantom.config import PhantomConfig
     from crossmoda.phantom.dataset import DatasetSummary, generate_dataset, plan_cases
 
-__all__ = ["PhantomConfig", "CaseSpec", "CaseResult", "DatasetSummary", "generate_case", "generate_dataset",
-           "plan_cases"]
+__all__ = [
+    "PhantomConfig",
+    "CaseSpec",
+    "CaseResult",
+    "DatasetSummary",
+    "generate_case",
+    "generate_dataset",
+    "plan_cases",
+]
 
 _WHERE = {
     "PhantomConfig": "crossmoda.phantom.config",

@@ -21,8 +21,16 @@ from crossmoda.phantom.geometry import Deformation, Lattice, Push, sample_templa
 from crossmoda.phantom.shapes import Blob, Polyline, Shape, Tube, Union, orthonormal, ring, spiral
 from crossmoda.phantom.templates import BRAINSTEM, DIST_STEP_MM, OUTSIDE, Templates
 
-__all__ = ["Ear", "Tumour", "GAP_II_MM", "PEN_III_MM", "PEN_IV_MM", "build_ear", "build_tumour",
-           "EXTRAMEATAL_MIN_MM"]
+__all__ = [
+    "Ear",
+    "Tumour",
+    "GAP_II_MM",
+    "PEN_III_MM",
+    "PEN_IV_MM",
+    "build_ear",
+    "build_tumour",
+    "EXTRAMEATAL_MIN_MM",
+]
 
 F64 = npt.NDArray[np.float64]
 GAP_II_MM = (2.5, 6.0)
@@ -68,6 +76,7 @@ class Tumour:
     push: Push | None
     extent_medial_mm: float
     main_center: F64
+    texture: float = 0.1
 
 
 def _unit(v: npt.ArrayLike) -> F64:
@@ -75,8 +84,9 @@ def _unit(v: npt.ArrayLike) -> F64:
     return np.asarray(a / np.linalg.norm(a), dtype=np.float64)
 
 
-def build_ear(rng: np.random.Generator, side: int, center: F64, deformation: Deformation,
-              tpl: Templates, csf_mm: float) -> Ear:
+def build_ear(
+    rng: np.random.Generator, side: int, center: F64, deformation: Deformation, tpl: Templates, csf_mm: float
+) -> Ear:
     """Place one ear: march laterally from the pons to the first bone (the porus), then add canal,
     nerves, a random cochlear spiral (about 92 +- 14 mm^3) and a labyrinth."""
     axis = _unit([side * 1.0, rng.uniform(0.0, 0.25), rng.uniform(-0.1, 0.1)])
@@ -97,16 +107,23 @@ def build_ear(rng: np.random.Generator, side: int, center: F64, deformation: Def
     for k in range(3):
         ang = 2.0 * np.pi * k / 3.0 + rng.uniform(0, 0.5)
         off = 0.55 * radius * (np.cos(ang) * e1 + np.sin(ang) * e2)
-        nerves.append(Tube(start=porus + off, axis=axis, t0=-3.0, t1=length - 0.3,
-                           radius=float(rng.uniform(0.3, 0.45))))
+        nerves.append(
+            Tube(start=porus + off, axis=axis, t0=-3.0, t1=length - 0.3, radius=float(rng.uniform(0.3, 0.45)))
+        )
     fundus = porus + length * axis
     ant, sup = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0])
     lat = np.array([side * 1.0, 0.0, 0.0])
     base = fundus + 1.5 * lat + rng.uniform(2.5, 4.0) * ant - rng.uniform(1.0, 2.5) * sup
     coch_axis = _unit([side * 0.7 + rng.normal(0, 0.1), 0.6 + rng.normal(0, 0.1), -0.35 + rng.normal(0, 0.1)])
-    proto = spiral(base, coch_axis, phase=float(rng.uniform(0, 2 * np.pi)), turns=float(rng.uniform(2.3, 2.8)),
-                   base_radius=float(rng.uniform(2.8, 3.6)), height=float(rng.uniform(2.5, 3.5)),
-                   tube_radius=1.0)
+    proto = spiral(
+        base,
+        coch_axis,
+        phase=float(rng.uniform(0, 2 * np.pi)),
+        turns=float(rng.uniform(2.3, 2.8)),
+        base_radius=float(rng.uniform(2.8, 3.6)),
+        height=float(rng.uniform(2.5, 3.5)),
+        tube_radius=1.0,
+    )
     target = float(np.clip(rng.normal(92.0, 14.0), 62.0, 125.0))
     # Overlapping turns merge, so calibrate the tube radius on the voxelised volume (0.25 mm grid).
     scale = np.sqrt(target / _voxel_volume(proto))
@@ -116,17 +133,24 @@ def build_ear(rng: np.random.Generator, side: int, center: F64, deformation: Def
     cochlea = Polyline(nodes=proto.nodes, radii=proto.radii * scale)
     vest_c = fundus + 3.0 * lat - 1.0 * ant + 0.5 * sup
     rot = np.stack(orthonormal(lat + rng.normal(0, 0.1, 3)))
-    vest = Blob(centers=vest_c[None, :], inv_axes=(rot / np.array([2.4, 1.6, 1.5])[:, None])[None],
-                radii_max=np.array([2.4]))
+    vest = Blob(
+        centers=vest_c[None, :],
+        inv_axes=(rot / np.array([2.4, 1.6, 1.5])[:, None])[None],
+        radii_max=np.array([2.4]),
+    )
     rings = []
-    for normal, toward in (((0, 0, 1), (side * 0.5, -0.9, 0.2)), ((side * 0.7, 0.7, 0), (0, -0.3, 1)),
-                           ((side * 0.7, -0.7, 0), (0, -0.6, -0.8))):
+    for normal, toward in (
+        ((0, 0, 1), (side * 0.5, -0.9, 0.2)),
+        ((side * 0.7, 0.7, 0), (0, -0.3, 1)),
+        ((side * 0.7, -0.7, 0), (0, -0.6, -0.8)),
+    ):
         n = _unit(normal)
         d = np.asarray(toward, dtype=np.float64)
         d = _unit(d - np.dot(d, n) * n)
         r = float(rng.uniform(2.6, 3.3))
-        rings.append(ring(vest_c + (r + 0.8) * d, n, r, float(rng.uniform(0.35, 0.5)),
-                          phase=float(np.arctan2(0, 1))))
+        rings.append(
+            ring(vest_c + (r + 0.8) * d, n, r, float(rng.uniform(0.35, 0.5)), phase=float(np.arctan2(0, 1)))
+        )
     return Ear(side, porus, axis, length, canal, tuple(nerves), cochlea, Union((vest, *rings)))
 
 
@@ -151,8 +175,22 @@ def _brainstem_distances(ear: Ear, deformation: Deformation, tpl: Templates) -> 
     return lat, np.asarray(out), np.asarray(inn)
 
 
-def _random_blob(rng: np.random.Generator, ear: Ear, radius: float, alpha: float, offset: F64,
-                 shape_params: F64) -> Blob:
+def _grade_ok(koos: int, gap: float, pen: float) -> bool:
+    """Whether (pre-warp) gap and penetration in mm satisfy grade ``koos`` (2-4)."""
+    if koos == 2:
+        return GAP_II_MM[0] <= gap <= GAP_II_MM[1] + 3.0
+    lo, hi = PEN_III_MM if koos == 3 else PEN_IV_MM
+    return gap <= 0.0 and lo <= pen <= hi
+
+
+def _too_big(koos: int, gap: float, pen: float, goal: float) -> bool:
+    """Whether the tumour reaches further toward the brainstem than ``goal`` (gap or penetration)."""
+    if koos == 2:
+        return gap < goal
+    return gap <= 0.0 and pen > goal
+
+
+def _random_blob(ear: Ear, radius: float, alpha: float, offset: F64, shape_params: F64) -> Blob:
     center = ear.porus - ear.axis * alpha * radius + offset * radius
     centers, mats, rmax = [], [], []
     k = 0
@@ -160,35 +198,73 @@ def _random_blob(rng: np.random.Generator, ear: Ear, radius: float, alpha: float
         if lobe == 0:
             c, scale = center, 1.0
         else:
-            d = _unit(shape_params[1 + 3 * k: 4 + 3 * k])
+            d = _unit(shape_params[1 + 3 * k : 4 + 3 * k])
             k += 1
             c, scale = center + 0.5 * radius * d, 0.55 + 0.1 * lobe
-        rot = np.stack(orthonormal(shape_params[10 + 3 * lobe: 13 + 3 * lobe]))
+        rot = np.stack(orthonormal(shape_params[10 + 3 * lobe : 13 + 3 * lobe]))
         radii = radius * scale * np.array([1.0, shape_params[22 + 2 * lobe], shape_params[23 + 2 * lobe]])
         centers.append(c)
         mats.append(rot / radii[:, None])
         rmax.append(radii.max())
     waves = shape_params[30:39].reshape(3, 3) / max(radius, 3.0) * 2.5
-    return Blob(centers=np.array(centers), inv_axes=np.array(mats), radii_max=np.array(rmax),
-                wave_vectors=waves, wave_phases=shape_params[39:42], wave_amps=np.full(3, 0.05))
+    return Blob(
+        centers=np.array(centers),
+        inv_axes=np.array(mats),
+        radii_max=np.array(rmax),
+        wave_vectors=waves,
+        wave_phases=shape_params[39:42],
+        wave_amps=np.full(3, 0.05),
+    )
 
 
-def _measure(shape: Shape, lat: Lattice, out: F64, inn: F64) -> tuple[float, float]:
+def _measure(shape: Shape, lat: Lattice, out: F64, inn: F64, ear: Ear) -> tuple[float, float, float]:
+    """Gap to and penetration into the brainstem, and extent medial of the porus (mm)."""
     lo, hi = shape.bbox()
     i0 = np.clip(np.floor(lat.index_of(lo)).astype(int), 0, np.array(lat.shape) - 1)
     i1 = np.clip(np.ceil(lat.index_of(hi)).astype(int) + 1, 1, np.array(lat.shape))
     start = (int(min(i0[0], i1[0] - 1)), int(min(i0[1], i1[1] - 1)), int(min(i0[2], i1[2] - 1)))
     sub_shape = (int(i1[0] - start[0]), int(i1[1] - start[1]), int(i1[2] - start[2]))
     sub = lat.sub(start, sub_shape)
-    mask = shape.inside(sub.coords())
+    x = sub.coords()
+    mask = shape.inside(x)
     sl = tuple(slice(start[a], start[a] + sub_shape[a]) for a in range(3))
     if not mask.any():
-        return float("inf"), 0.0
-    return float(out[sl][mask].min()), float(inn[sl][mask].max())
+        return float("inf"), 0.0, 0.0
+    along = sum((x[c][mask] - ear.porus[c]) * ear.axis[c] for c in range(3))
+    return float(out[sl][mask].min()), float(inn[sl][mask].max()), float(-np.min(along))
 
 
-def build_tumour(rng: np.random.Generator, ear: Ear, koos: int, deformation: Deformation, tpl: Templates,
-                 postop: bool = False) -> Tumour:
+def _cysts(rng: np.random.Generator, center: F64, radius: float) -> Blob:
+    """One to three small irregular cysts inside a tumour of main radius ``radius``."""
+    n = int(rng.integers(1, 4))
+    centers, mats, rmax = [], [], []
+    for _ in range(n):
+        rc = radius * float(rng.uniform(0.12, 0.28))
+        d = rng.normal(0.0, 1.0, 3)
+        c = center + _unit(d) * radius * float(rng.uniform(0.2, 0.55))
+        rot = np.stack(orthonormal(rng.normal(0.0, 1.0, 3)))
+        radii = rc * rng.uniform(0.7, 1.2, 3)
+        centers.append(c)
+        mats.append(rot / radii[:, None])
+        rmax.append(float(radii.max()))
+    return Blob(
+        centers=np.array(centers),
+        inv_axes=np.array(mats),
+        radii_max=np.array(rmax),
+        wave_vectors=rng.normal(0.0, 1.0, (2, 3)),
+        wave_phases=rng.uniform(0, 6.3, 2),
+        wave_amps=np.full(2, 0.12),
+    )
+
+
+def build_tumour(
+    rng: np.random.Generator,
+    ear: Ear,
+    koos: int,
+    deformation: Deformation,
+    tpl: Templates,
+    postop: bool = False,
+) -> Tumour:
     """Draw a tumour of Koos grade ``koos`` in ``ear``'s canal (see module docstring).
 
     With ``postop`` the same geometry becomes a resection cavity (grade recorded as ``None``).
@@ -199,68 +275,66 @@ def build_tumour(rng: np.random.Generator, ear: Ear, koos: int, deformation: Def
         t0 = float(rng.uniform(0.3, 2.0))
         t1 = max(t1, t0 + 3.0)
         ic = Tube(start=ear.porus, axis=ear.axis, t0=t0, t1=min(t1, ear.length - 0.3), radius=r_ic)
-        return Tumour(shape=ic, cysts=None, koos=None if postop else 1, gap_mm=float("nan"),
-                      penetration_mm=0.0, push=None, extent_medial_mm=-t0, main_center=ear.porus + t0 * ear.axis)
+        return Tumour(
+            shape=ic,
+            cysts=None,
+            koos=None if postop else 1,
+            gap_mm=float("nan"),
+            penetration_mm=0.0,
+            push=None,
+            extent_medial_mm=-t0,
+            main_center=ear.porus + t0 * ear.axis,
+        )
     ic = Tube(start=ear.porus, axis=ear.axis, t0=-2.0, t1=t1, radius=r_ic)
     lat, out, inn = _brainstem_distances(ear, deformation, tpl)
     for _attempt in range(12):
-        params = np.concatenate([[rng.integers(0, 3)], rng.normal(0, 1, 9), rng.normal(0, 1, 9),
-                                 [0.0, 0.0, 0.0], rng.uniform(0.75, 1.1, 8), rng.normal(0, 1, 9),
-                                 rng.uniform(0, 2 * np.pi, 3)])
+        params = np.concatenate(
+            [
+                [rng.integers(0, 3)],
+                rng.normal(0, 1, 9),
+                rng.normal(0, 1, 9),
+                [0.0, 0.0, 0.0],
+                rng.uniform(0.75, 1.1, 8),
+                rng.normal(0, 1, 9),
+                rng.uniform(0, 2 * np.pi, 3),
+            ]
+        )
         alpha = float(rng.uniform(0.35, 0.8))
         offset = np.array([0.0, rng.uniform(-0.35, 0.05), rng.uniform(-0.2, 0.2)])
-
-        def metrics(radius: float, params: F64 = params, alpha: float = alpha, offset: F64 = offset
-                    ) -> tuple[float, float, Blob]:
-            blob = _random_blob(rng, ear, radius, alpha, offset, params)
-            gap, pen = _measure(Union((blob, ic)), lat, out, inn)
-            return gap, pen, blob
-
+        goal = float(rng.uniform(*(GAP_II_MM if koos == 2 else PEN_III_MM if koos == 3 else PEN_IV_MM)))
         lo_r, hi_r = 3.0, 22.0
-        if koos == 2:
-            goal = float(rng.uniform(*GAP_II_MM))
-
-            def ok(g: float, p: float) -> bool:
-                return g >= GAP_II_MM[0] and g <= GAP_II_MM[1] + 3.0
-
-            def too_big(g: float, p: float) -> bool:
-                return g < goal
-        else:
-            rng_pen = PEN_III_MM if koos == 3 else PEN_IV_MM
-            goal = float(rng.uniform(*rng_pen))
-
-            def ok(g: float, p: float) -> bool:
-                return g <= 0.0 and rng_pen[0] <= p <= rng_pen[1]
-
-            def too_big(g: float, p: float) -> bool:
-                return g <= 0.0 and p > goal
-        g, p, blob = metrics(lo_r)
-        if too_big(g, p) and not ok(g, p):
+        blob = _random_blob(ear, lo_r, alpha, offset, params)
+        g, p, extent = _measure(Union((blob, ic)), lat, out, inn, ear)
+        if _too_big(koos, g, p, goal) and not _grade_ok(koos, g, p):
             continue
         for _ in range(14):
             mid = 0.5 * (lo_r + hi_r)
-            g, p, blob = metrics(mid)
-            if ok(g, p) and abs((g if koos == 2 else p) - goal) < 0.4:
+            blob = _random_blob(ear, mid, alpha, offset, params)
+            g, p, extent = _measure(Union((blob, ic)), lat, out, inn, ear)
+            if _grade_ok(koos, g, p) and abs((g if koos == 2 else p) - goal) < 0.4:
                 break
-            if too_big(g, p):
+            if _too_big(koos, g, p, goal):
                 hi_r = mid
             else:
                 lo_r = mid
-        if not ok(g, p):
-            continue
-        shape = Union((ic, blob))
-        em_pts = blob.centers[0] - ear.porus
-        extent = float(blob.radii_max[0] - np.dot(em_pts, ear.axis))
-        if extent < EXTRAMEATAL_MIN_MM:
+        if not _grade_ok(koos, g, p) or extent < EXTRAMEATAL_MIN_MM:
             continue
         push = None
         if koos == 4 and not postop:
             push = Push(center=blob.centers[0], radius=float(blob.radii_max[0]), magnitude=p)
         cysts = None
-        if rng.random() < 0.3 and not postop:
-            r = float(blob.radii_max[0])
-            cc = blob.centers[0] + rng.normal(0, 0.25 * r, 3)
-            cysts = Blob(centers=cc[None, :], inv_axes=(np.eye(3) / (0.35 * r))[None], radii_max=np.array([0.35 * r]))
-        return Tumour(shape=shape, cysts=cysts, koos=None if postop else koos, gap_mm=g, penetration_mm=p,
-                      push=push, extent_medial_mm=extent, main_center=blob.centers[0])
+        r = float(blob.radii_max[0])
+        if rng.random() < 0.3 and not postop and r >= 5.0:
+            cysts = _cysts(rng, blob.centers[0], r)
+        return Tumour(
+            shape=Union((ic, blob)),
+            cysts=cysts,
+            koos=None if postop else koos,
+            gap_mm=g,
+            penetration_mm=p,
+            push=push,
+            extent_medial_mm=extent,
+            main_center=blob.centers[0],
+            texture=float(rng.uniform(0.05, 0.2)),
+        )
     raise RuntimeError(f"could not place a Koos {koos} tumour after 12 attempts")

@@ -19,12 +19,14 @@ from crossmoda.phantom import contrast as C
 from crossmoda.phantom.anatomy import Ear, Tumour, build_ear, build_tumour
 from crossmoda.phantom.config import SITE_SPECS, SMALL_BOX_MM
 from crossmoda.phantom.geometry import FLIP, Deformation, Lattice, random_deformation, rotation
-from crossmoda.phantom.render import render
+from crossmoda.phantom.render import render, render_full
 from crossmoda.phantom.templates import Templates, load_templates
 
 __all__ = ["CaseSpec", "CaseResult", "generate_case", "grid_modality"]
 
 MODALITIES = ("ceT1", "hrT2")
+FULL_DETAIL_MM = (110.0, 70.0, 50.0)
+"""Box around the canals rendered at native resolution in the ``full`` preset (x, y, z mm)."""
 
 
 def grid_modality(split: str) -> str:
@@ -78,16 +80,20 @@ class Anatomy:
     center: npt.NDArray[np.float64]
 
 
-def _output_lattice(rng: np.random.Generator, spec: CaseSpec, center: npt.NDArray[np.float64]
-                    ) -> tuple[Lattice, npt.NDArray[np.float64]]:
+def _output_lattice(
+    rng: np.random.Generator, spec: CaseSpec, center: npt.NDArray[np.float64]
+) -> tuple[Lattice, npt.NDArray[np.float64]]:
     prot = SITE_SPECS[spec.site].protocol(grid_modality(spec.split))
     sp_in = float(rng.choice(prot.inplane_mm))
     sp_z = float(rng.choice(prot.slice_mm))
     obl = rotation(np.deg2rad(rng.normal(0.0, 3.0, 3)))
     steps = np.stack([FLIP @ obl[:, 2] * sp_z, FLIP @ obl[:, 1] * sp_in, FLIP @ obl[:, 0] * sp_in])
     if spec.preset == "small":
-        shape = (int(round(SMALL_BOX_MM[2] / sp_z)), int(round(SMALL_BOX_MM[1] / sp_in)),
-                 int(round(SMALL_BOX_MM[0] / sp_in)))
+        shape = (
+            int(round(SMALL_BOX_MM[2] / sp_z)),
+            int(round(SMALL_BOX_MM[1] / sp_in)),
+            int(round(SMALL_BOX_MM[0] / sp_in)),
+        )
         grid_center = center
     else:
         m = int(rng.choice(prot.matrix))
@@ -104,7 +110,10 @@ def build_anatomy(rng: np.random.Generator, spec: CaseSpec, tpl: Templates) -> A
     center = np.array([0.0, -25.0, -41.0]) + rng.normal(0.0, 1.0, 3)
     deformation = random_deformation(rng, center)
     csf_mm = float(rng.uniform(1.5, 3.0))
-    ears = (build_ear(rng, -1, center, deformation, tpl, csf_mm), build_ear(rng, 1, center, deformation, tpl, csf_mm))
+    ears = (
+        build_ear(rng, -1, center, deformation, tpl, csf_mm),
+        build_ear(rng, 1, center, deformation, tpl, csf_mm),
+    )
     side = int(rng.integers(0, 2))
     tumour = cavity = None
     if spec.koos is None:
@@ -123,7 +132,10 @@ def generate_case(spec: CaseSpec, templates: Templates | None = None) -> CaseRes
     anatomy = build_anatomy(rng, spec, tpl)
     lattice, offset = _output_lattice(rng, spec, anatomy.center)
     contrasts = {m: C.random_contrast(rng, m) for m in MODALITIES}
-    out = render(rng, lattice, anatomy, contrasts, tpl)
+    if spec.preset == "small":
+        out = render(rng, lattice, anatomy, contrasts, tpl)
+    else:
+        out = render_full(rng, lattice, anatomy, contrasts, tpl, FULL_DETAIL_MM)
     geometry = lattice.geometry(offset)
     prot = {m: SITE_SPECS[spec.site].protocol(m) for m in MODALITIES}
     images: dict[str, npt.NDArray[np.int16]] = {}
@@ -142,8 +154,14 @@ def _lps(p: npt.ArrayLike, offset: npt.ArrayLike) -> list[float]:
     return [round(float(v), 4) for v in FLIP @ np.asarray(p, dtype=np.float64) + np.asarray(offset)]
 
 
-def _meta(spec: CaseSpec, anatomy: Anatomy, lattice: Lattice, geometry: Geometry,
-          offset: npt.NDArray[np.float64], volumes: dict[str, float]) -> dict[str, Any]:
+def _meta(
+    spec: CaseSpec,
+    anatomy: Anatomy,
+    lattice: Lattice,
+    geometry: Geometry,
+    offset: npt.NDArray[np.float64],
+    volumes: dict[str, float],
+) -> dict[str, Any]:
     t = anatomy.tumour if anatomy.tumour is not None else anatomy.cavity
     assert t is not None
     side_ear = min(anatomy.ears, key=lambda e: float(np.linalg.norm(e.porus - t.main_center)))

@@ -21,10 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--validation", type=int, default=10, help="hrT2 validation cases")
     gen.add_argument("--test", type=int, default=20, help="hrT2 test cases")
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--preset", choices=PRESETS, default="small",
-                     help="small: ~100x60x40 mm crop around both canals; full: whole field of view")
-    gen.add_argument("--postop-fraction", type=float, default=0.0,
-                     help="fraction of post-operative cases per split (default 0)")
+    gen.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="small",
+        help="small: ~100x60x40 mm crop around both canals; full: whole field of view",
+    )
+    gen.add_argument(
+        "--postop-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of post-operative cases per split (default 0)",
+    )
     gen.add_argument("--workers", type=int, default=None, help="worker processes (default min(4, cpus))")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     pre = sub.add_parser("preview", help="PNG of an axial slice through the canal: ceT1 | hrT2 + labels")
@@ -39,17 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``crossmoda-phantom``."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "generate":
         from crossmoda.phantom.dataset import generate_dataset
 
-        config = PhantomConfig(source=args.source, target=args.target, validation=args.validation,
-                               test=args.test, seed=args.seed, preset=args.preset,
-                               postop_fraction=args.postop_fraction, workers=args.workers)
+        config = PhantomConfig(
+            source=args.source,
+            target=args.target,
+            validation=args.validation,
+            test=args.test,
+            seed=args.seed,
+            preset=args.preset,
+            postop_fraction=args.postop_fraction,
+            workers=args.workers,
+        )
         summary = generate_dataset(args.out, config, progress=not args.no_progress)
-        logging.getLogger(__name__).warning("wrote %d cases to %s in %.1f s", len(summary.cases),
-                                            summary.out, summary.seconds)
+        logging.getLogger(__name__).warning(
+            "wrote %d cases to %s in %.1f s", len(summary.cases), summary.out, summary.seconds
+        )
         return 0
     from crossmoda.phantom.preview import preview
 

@@ -11,11 +11,21 @@ from crossmoda.phantom.geometry import Lattice
 
 __all__ = ["TISSUES", "TISSUE_NAMES", "Contrast", "random_contrast", "bias_field", "rician"]
 
-AIR, CSF, GM, WM, BONE, SOFT, VS, CYST, COCHLEA, LABYRINTH, NERVE, CAVITY = range(12)
+AIR, CSF, GM, WM, BONE, SOFT, VS, CYST, COCHLEA, LABYRINTH, NERVE, CAVITY, FAT = range(13)
 TISSUE_NAMES: dict[int, str] = {
-    AIR: "air", CSF: "csf", GM: "grey_matter", WM: "white_matter", BONE: "bone", SOFT: "soft_tissue",
-    VS: "schwannoma", CYST: "schwannoma_cyst", COCHLEA: "cochlea", LABYRINTH: "labyrinth", NERVE: "nerve",
+    AIR: "air",
+    CSF: "csf",
+    GM: "grey_matter",
+    WM: "white_matter",
+    BONE: "bone",
+    SOFT: "soft_tissue",
+    VS: "schwannoma",
+    CYST: "schwannoma_cyst",
+    COCHLEA: "cochlea",
+    LABYRINTH: "labyrinth",
+    NERVE: "nerve",
     CAVITY: "resection_cavity",
+    FAT: "fat",
 }
 TISSUES = tuple(TISSUE_NAMES)
 
@@ -31,7 +41,7 @@ CSF_T_MAX, WM_T_MIN = 0.42, 0.85
 class Contrast:
     """Class intensities (lookup tables, relative units) and brain curves of one case and modality."""
 
-    lut: F32  # (12,) intensity per tissue class
+    lut: F32  # (n_classes,) intensity per tissue class
     brain_curve: F32  # intensities at _T_KNOTS
     reference: float  # intensity used as the noise/scaling reference
 
@@ -44,19 +54,33 @@ def random_contrast(rng: np.random.Generator, modality: str) -> Contrast:
     """Jittered tissue intensities. ceT1: VS > WM > GM > CSF, cochlea dark; hrT2: CSF and inner-ear
     fluid bright, VS darker (cysts bright), bone dark."""
     j = lambda v, s=0.06: float(v * (1.0 + rng.uniform(-s, s)))  # noqa: E731
-    lut = np.zeros(12, dtype=np.float32)
+    lut = np.zeros(len(TISSUE_NAMES), dtype=np.float32)
     if modality == "ceT1":
         csf, gm, wm = j(0.17), j(0.52), j(0.76)
-        lut[[AIR, CSF, GM, WM, BONE, SOFT]] = [0.0, csf, gm, wm, j(0.06), j(0.55)]
+        lut[[AIR, CSF, GM, WM, BONE, SOFT]] = [0.0, csf, gm, wm, j(0.06), j(0.42)]
         lut[VS] = j(1.25, 0.12)
-        lut[[CYST, COCHLEA, LABYRINTH, NERVE, CAVITY]] = [j(0.25), j(0.2), j(0.2), j(0.5), j(0.2)]
+        lut[[CYST, COCHLEA, LABYRINTH, NERVE, CAVITY, FAT]] = [
+            j(0.25),
+            j(0.2),
+            j(0.2),
+            j(0.5),
+            j(0.2),
+            j(0.95),
+        ]
         curve = [csf, csf, 0.5 * (csf + gm), gm, wm, wm * 1.03]
         return Contrast(lut=lut, brain_curve=np.array(curve, dtype=np.float32), reference=wm)
     if modality == "hrT2":
         csf, gm, wm = j(1.0, 0.03), j(0.38), j(0.27)
-        lut[[AIR, CSF, GM, WM, BONE, SOFT]] = [0.0, csf, gm, wm, j(0.04), j(0.22)]
+        lut[[AIR, CSF, GM, WM, BONE, SOFT]] = [0.0, csf, gm, wm, j(0.04), j(0.2)]
         lut[VS] = j(0.42, 0.15)
-        lut[[CYST, COCHLEA, LABYRINTH, NERVE, CAVITY]] = [j(0.85), j(0.95, 0.04), j(0.93), j(0.3), j(0.9)]
+        lut[[CYST, COCHLEA, LABYRINTH, NERVE, CAVITY, FAT]] = [
+            j(0.85),
+            j(0.95, 0.04),
+            j(0.93),
+            j(0.3),
+            j(0.9),
+            j(0.55),
+        ]
         curve = [csf, csf, 0.55 * (csf + gm), gm, wm, wm * 0.97]
         return Contrast(lut=lut, brain_curve=np.array(curve, dtype=np.float32), reference=csf)
     raise ValueError(f"unknown modality {modality!r}")
@@ -68,7 +92,9 @@ def bias_field(rng: np.random.Generator, lattice: Lattice, center: npt.ArrayLike
     c = np.asarray(center, dtype=np.float64)
     for _ in range(3):
         cen = c + rng.uniform(-70.0, 70.0, 3)
-        log += np.float32(rng.uniform(-1.0, 1.0) * amplitude) * lattice.gaussian(cen, float(rng.uniform(50, 90)))
+        log += np.float32(rng.uniform(-1.0, 1.0) * amplitude) * lattice.gaussian(
+            cen, float(rng.uniform(50, 90))
+        )
     return np.exp(log)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import logging
 import io
+import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -80,8 +80,17 @@ def plan_cases(config: PhantomConfig) -> list[CaseSpec]:
         for grade in _grades(n, config.postop_fraction, rng):
             site = config.sites[index % len(config.sites)]
             name = str(CaseName(index + 1, config.edition, site))
-            specs.append(CaseSpec(name=name, index=index, split=split, site=site, koos=grade,
-                                  seed=case_seed(config.seed, index), preset=config.preset))
+            specs.append(
+                CaseSpec(
+                    name=name,
+                    index=index,
+                    split=split,
+                    site=site,
+                    koos=grade,
+                    seed=case_seed(config.seed, index),
+                    preset=config.preset,
+                )
+            )
             index += 1
     return specs
 
@@ -101,7 +110,9 @@ def write_case(result: CaseResult, out: Path) -> None:
         folder = out / spec.split
         write_image(result.images["hrT2"], folder / f"{case}_hrT2.nii.gz", geo)
         if spec.split in ("validation", "test"):
-            write_label_map(result.label, geo, out / f"{spec.split}_labels" / f"{case}_Label.nii.gz", LABELS_2022)
+            write_label_map(
+                result.label, geo, out / f"{spec.split}_labels" / f"{case}_Label.nii.gz", LABELS_2022
+            )
         write_image(result.images["ceT1"], truth / f"{case}_ceT1.nii.gz", geo)
         write_label_map(result.label, geo, truth / f"{case}_Label.nii.gz", LABELS_2022)
         write_label_map(result.aux, geo, truth / f"{case}_Aux.nii.gz", AUX_LABELS)
@@ -112,12 +123,19 @@ def _run_one(spec: CaseSpec, out: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     result = generate_case(spec, load_templates())
     write_case(result, Path(out))
-    return {"name": spec.name, "split": spec.split, "site": spec.site, "koos": spec.koos,
-            "grid": grid_modality(spec.split), "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "name": spec.name,
+        "split": spec.split,
+        "site": spec.site,
+        "koos": spec.koos,
+        "grid": grid_modality(spec.split),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
-def generate_dataset(out: str | Path, config: PhantomConfig | None = None, *, progress: bool = True
-                     ) -> DatasetSummary:
+def generate_dataset(
+    out: str | Path, config: PhantomConfig | None = None, *, progress: bool = True
+) -> DatasetSummary:
     """Generate a data set into ``out`` (created; existing case files are overwritten).
 
     Files are byte-identical for the same ``config`` (``phantom_config.json`` aside, which
@@ -146,10 +164,15 @@ def generate_dataset(out: str | Path, config: PhantomConfig | None = None, *, pr
     bar.close()
     _write_tables(root, specs)
     summary = DatasetSummary(out=root, cases=rows, seconds=round(time.perf_counter() - t0, 3), config=cfg)
-    write_json_atomic(root / "phantom_config.json",
-                      {"config": asdict(cfg), "provenance": provenance("crossmoda-phantom", cfg),
-                       "templates": "deepmriprep 0.3.0 (MIT): Template_05mm_bet, neuromorphometrics",
-                       "cases": [{k: v for k, v in r.items() if k != "seconds"} for r in rows]})
+    write_json_atomic(
+        root / "phantom_config.json",
+        {
+            "config": asdict(cfg),
+            "provenance": provenance("crossmoda-phantom", cfg),
+            "templates": "deepmriprep 0.3.0 (MIT): Template_05mm_bet, neuromorphometrics",
+            "cases": [{k: v for k, v in r.items() if k != "seconds"} for r in rows],
+        },
+    )
     logger.info("wrote %d cases to %s in %.1f s", len(rows), root, summary.seconds)
     return summary
 

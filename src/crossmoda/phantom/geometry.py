@@ -16,9 +16,18 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from crossmoda.core.io import Geometry
-from crossmoda.phantom.templates import Templates
+from crossmoda.phantom.templates import DIST_STEP_MM, Templates
 
-__all__ = ["FLIP", "Lattice", "Push", "Deformation", "random_deformation", "sample_templates", "rotation"]
+__all__ = [
+    "FLIP",
+    "Lattice",
+    "Push",
+    "Deformation",
+    "random_deformation",
+    "sample_templates",
+    "sample_distance",
+    "rotation",
+]
 
 FLIP = np.diag([-1.0, -1.0, 1.0])
 """RAS <-> LPS axis flip (its own inverse)."""
@@ -154,7 +163,9 @@ class Deformation:
         out = np.empty_like(x)
         for c in range(3):
             out[c] = (
-                self.matrix[c, 0] * y[0] + self.matrix[c, 1] * y[1] + self.matrix[c, 2] * y[2]
+                self.matrix[c, 0] * y[0]
+                + self.matrix[c, 1] * y[1]
+                + self.matrix[c, 2] * y[2]
                 + np.float32(self.translation[c])
             )
         for cen, s, v in zip(self.centers, self.sigmas, self.vectors, strict=True):
@@ -168,21 +179,29 @@ class Deformation:
 def _push_points(x: F64, push: Push) -> F64:
     d = x - push.center
     r = np.maximum(np.linalg.norm(d, axis=1), 1e-6)
-    w = np.where(r < push.radius, r / push.radius,
-                 np.exp(-((r - push.radius) ** 2) / (2 * push.falloff**2)))
+    w = np.where(r < push.radius, r / push.radius, np.exp(-((r - push.radius) ** 2) / (2 * push.falloff**2)))
     return np.asarray((push.magnitude * w / r)[:, None] * d, dtype=np.float64)
 
 
 def _push_grid(x: F32, push: Push) -> F32:
     d = x - push.center.astype(np.float32)[:, None, None, None]
     r = np.maximum(np.sqrt(np.sum(d * d, axis=0)), np.float32(1e-6))
-    w = np.where(r < push.radius, r / np.float32(push.radius),
-                 np.exp(-((r - np.float32(push.radius)) ** 2) / np.float32(2 * push.falloff**2)))
+    w = np.where(
+        r < push.radius,
+        r / np.float32(push.radius),
+        np.exp(-((r - np.float32(push.radius)) ** 2) / np.float32(2 * push.falloff**2)),
+    )
     return (np.float32(push.magnitude) * w / r)[None] * d
 
 
-def random_deformation(rng: np.random.Generator, center: npt.ArrayLike, n_bumps: int = 6,
-                       scale_sd: float = 0.04, rot_deg: float = 3.0, bump_mm: float = 1.5) -> Deformation:
+def random_deformation(
+    rng: np.random.Generator,
+    center: npt.ArrayLike,
+    n_bumps: int = 6,
+    scale_sd: float = 0.04,
+    rot_deg: float = 3.0,
+    bump_mm: float = 1.5,
+) -> Deformation:
     """A random smooth deformation around ``center`` (case RAS): affine plus Gaussian bumps."""
     c = np.asarray(center, dtype=np.float64)
     scale = np.clip(1.0 + rng.normal(0.0, scale_sd, 3), 0.88, 1.12)
@@ -195,16 +214,36 @@ def random_deformation(rng: np.random.Generator, center: npt.ArrayLike, n_bumps:
     return Deformation(matrix, translation, centers, sigmas, vectors)
 
 
-def sample_templates(tpl: Templates, template_ras: F32) -> tuple[F32, npt.NDArray[np.uint8]]:
-    """T1 intensity (0..1, linear) and code (nearest) at template points ``(3, ...)``."""
-    m = tpl.ras_to_index
+def _indices(m: F64, template_ras: F32) -> F32:
     idx = np.empty_like(template_ras)
     for a in range(3):
-        idx[a] = (m[a, 0] * template_ras[0] + m[a, 1] * template_ras[1] + m[a, 2] * template_ras[2]
-                  + np.float32(m[a, 3]))
-    t1 = ndimage.map_coordinates(tpl.t1, idx, order=1, mode="constant", cval=0.0, output=np.float32,
-                                 prefilter=False)
+        idx[a] = (
+            m[a, 0] * template_ras[0]
+            + m[a, 1] * template_ras[1]
+            + m[a, 2] * template_ras[2]
+            + np.float32(m[a, 3])
+        )
+    return idx
+
+
+def sample_templates(tpl: Templates, template_ras: F32) -> tuple[F32, npt.NDArray[np.uint8]]:
+    """T1 intensity (0..1, linear) and code (nearest) at template points ``(3, ...)``."""
+    idx = _indices(tpl.ras_to_index, template_ras)
+    t1 = ndimage.map_coordinates(
+        tpl.t1, idx, order=1, mode="constant", cval=0.0, output=np.float32, prefilter=False
+    )
     t1 *= np.float32(tpl.t1_scale)
-    code = ndimage.map_coordinates(tpl.code, idx, order=0, mode="nearest", output=np.uint8,
-                                   prefilter=False)
+    code = ndimage.map_coordinates(
+        tpl.code, idx, order=0, mode="constant", cval=255, output=np.uint8, prefilter=False
+    )
     return t1, code
+
+
+def sample_distance(tpl: Templates, template_ras: F32) -> F32:
+    """Distance outside the brain mask (mm, linear interpolation on 1 mm) at template points."""
+    idx = _indices(tpl.dist_ras_to_index, template_ras)
+    d = ndimage.map_coordinates(
+        tpl.dist, idx, order=1, mode="constant", cval=255.0, output=np.float32, prefilter=False
+    )
+    d *= np.float32(DIST_STEP_MM)
+    return d

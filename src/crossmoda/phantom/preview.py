@@ -21,10 +21,18 @@ def case_files(root: Path, case: str) -> dict[str, Path]:
     truth = root / "paired_truth"
     if meta["split"] == "source_training":
         src = root / "source_training"
-        return {"ceT1": src / f"{case}_ceT1.nii.gz", "hrT2": truth / f"{case}_hrT2.nii.gz",
-                "Label": src / f"{case}_Label.nii.gz", "Aux": src / f"{case}_Aux.nii.gz"}
-    return {"ceT1": truth / f"{case}_ceT1.nii.gz", "hrT2": root / meta["split"] / f"{case}_hrT2.nii.gz",
-            "Label": truth / f"{case}_Label.nii.gz", "Aux": truth / f"{case}_Aux.nii.gz"}
+        return {
+            "ceT1": src / f"{case}_ceT1.nii.gz",
+            "hrT2": truth / f"{case}_hrT2.nii.gz",
+            "Label": src / f"{case}_Label.nii.gz",
+            "Aux": src / f"{case}_Aux.nii.gz",
+        }
+    return {
+        "ceT1": truth / f"{case}_ceT1.nii.gz",
+        "hrT2": root / meta["split"] / f"{case}_hrT2.nii.gz",
+        "Label": truth / f"{case}_Label.nii.gz",
+        "Aux": truth / f"{case}_Aux.nii.gz",
+    }
 
 
 def _find_root(path: Path) -> Path:
@@ -34,8 +42,13 @@ def _find_root(path: Path) -> Path:
     raise FileNotFoundError(f"{path}: no phantom data set (no meta/ folder) here or above")
 
 
-def _slice_index(meta: dict[str, object], label: npt.NDArray[np.uint8], geometry_origin: npt.NDArray[np.float64],
-                 direction: npt.NDArray[np.float64], spacing: npt.NDArray[np.float64]) -> int:
+def _slice_index(
+    meta: dict[str, object],
+    label: npt.NDArray[np.uint8],
+    geometry_origin: npt.NDArray[np.float64],
+    direction: npt.NDArray[np.float64],
+    spacing: npt.NDArray[np.float64],
+) -> int:
     porus = np.asarray(meta["porus_lps"], dtype=np.float64)
     idx = np.linalg.solve(direction * spacing[None, :], porus - geometry_origin)
     k = int(round(idx[2]))
@@ -56,8 +69,9 @@ def preview(path: str | Path, output: str | Path, *, case: str | None = None, n_
     p = Path(path)
     root = _find_root(p if p.is_dir() else p.parent)
     if case is None and p.name.startswith("crossmoda"):
-        case = str(parse_case(p.name.split(".")[0].rsplit("_", 1)[0] if "_" in p.name and p.is_file()
-                              else p.name))
+        case = str(
+            parse_case(p.name.split(".")[0].rsplit("_", 1)[0] if "_" in p.name and p.is_file() else p.name)
+        )
     metas = sorted((root / "meta").glob("*.json"), key=lambda f: parse_case(f.stem))
     names = [case] if case is not None else [m.stem for m in metas[:n_cases]]
     fig, axes = plt.subplots(len(names), 2, figsize=(10, 3.6 * len(names)), squeeze=False)
@@ -68,18 +82,23 @@ def preview(path: str | Path, output: str | Path, *, case: str | None = None, n_
         aux, _ = read_array(files["Aux"])
         direction = np.asarray(geo.direction, dtype=np.float64).reshape(3, 3)
         k = _slice_index(meta, label, np.asarray(geo.origin), direction, np.asarray(geo.spacing))
-        sy, sx = geo.spacing_mm[1], geo.spacing_mm[2]
-        extent = (0.0, label.shape[2] * sx, label.shape[1] * sy, 0.0)
+        aspect = geo.spacing_mm[1] / geo.spacing_mm[2]
         for col, mod in enumerate(("ceT1", "hrT2")):
             img, _ = read_array(files[mod], dtype=np.float32)
             sl = img[k]
             ax = axes[row, col]
-            ax.imshow(sl, cmap="gray", vmin=0, vmax=float(np.percentile(sl, 99.7)), extent=extent)
+            ax.imshow(
+                sl,
+                cmap="gray",
+                vmin=0,
+                vmax=float(np.percentile(sl, 99.7)),
+                aspect=aspect,
+                interpolation="nearest",
+            )
             for arr, value, color in ((label, 1, "red"), (label, 2, "yellow"), (aux, 1, "cyan")):
                 m = (arr[k] == value).astype(float)
                 if m.any():
-                    ax.contour(m, levels=[0.5], colors=[color], linewidths=0.7, extent=(0, extent[1], 0, extent[2]),
-                               origin="upper")
+                    ax.contour(m, levels=[0.5], colors=[color], linewidths=0.7)
             koos = meta["koos"] if meta["koos"] is not None else "post-op"
             ax.set_title(f"{name} {mod} ({meta['site']}, Koos {koos}, {meta['tumour_side']})", fontsize=8)
             ax.set_xticks([])

@@ -13,14 +13,14 @@ import numpy as np
 import numpy.typing as npt
 
 from crossmoda.phantom import contrast as C
-from crossmoda.phantom.geometry import Lattice, sample_templates
+from crossmoda.phantom.geometry import Lattice, sample_distance, sample_templates
 from crossmoda.phantom.shapes import Shape
-from crossmoda.phantom.templates import BRAINSTEM, CEREBELLUM, DIST_STEP_MM, OUTSIDE, Templates
+from crossmoda.phantom.templates import BRAINSTEM, CEREBELLUM, OUTSIDE, Templates
 
 if TYPE_CHECKING:
     from crossmoda.phantom.case import Anatomy
 
-__all__ = ["Rendered", "render", "subslices"]
+__all__ = ["Rendered", "render", "render_full", "subslices", "detail_box"]
 
 F32 = npt.NDArray[np.float32]
 SUBSLICE_MM = 0.5
@@ -37,10 +37,11 @@ class Rendered:
     volumes: dict[str, float]
 
 
-def subslices(lattice: Lattice) -> tuple[Lattice, int]:
-    """The evaluation lattice with ``ns`` sub-slices per slice, and ``ns``."""
+def subslices(lattice: Lattice, ns: int | None = None) -> tuple[Lattice, int]:
+    """The evaluation lattice with ``ns`` sub-slices per slice (default: 0.5 mm apart), and ``ns``."""
     thick = float(np.linalg.norm(lattice.steps[0]))
-    ns = max(1, int(round(thick / SUBSLICE_MM)))
+    if ns is None:
+        ns = max(1, int(round(thick / SUBSLICE_MM)))
     steps = lattice.steps.copy()
     steps[0] = steps[0] / ns
     origin = lattice.origin - steps[0] * (ns - 1) / 2.0
@@ -50,8 +51,14 @@ def subslices(lattice: Lattice) -> tuple[Lattice, int]:
 
 def _box(lattice: Lattice, shape: Shape, pad: float = 1.0) -> tuple[slice, slice, slice] | None:
     lo, hi = shape.bbox()
-    corners = np.array([[x, y, z] for x in (lo[0] - pad, hi[0] + pad) for y in (lo[1] - pad, hi[1] + pad)
-                        for z in (lo[2] - pad, hi[2] + pad)])
+    corners = np.array(
+        [
+            [x, y, z]
+            for x in (lo[0] - pad, hi[0] + pad)
+            for y in (lo[1] - pad, hi[1] + pad)
+            for z in (lo[2] - pad, hi[2] + pad)
+        ]
+    )
     idx = lattice.index_of(corners)
     i0 = np.maximum(np.floor(idx.min(axis=0)).astype(int), 0)
     i1 = np.minimum(np.ceil(idx.max(axis=0)).astype(int) + 1, np.array(lattice.shape))
@@ -60,8 +67,14 @@ def _box(lattice: Lattice, shape: Shape, pad: float = 1.0) -> tuple[slice, slice
     return (slice(int(i0[0]), int(i1[0])), slice(int(i0[1]), int(i1[1])), slice(int(i0[2]), int(i1[2])))
 
 
-def _paint(cls: npt.NDArray[np.uint8], x: F32, lattice: Lattice, shape: Shape, value: int,
-           where: tuple[int, ...] | None = None) -> None:
+def _paint(
+    cls: npt.NDArray[np.uint8],
+    x: F32,
+    lattice: Lattice,
+    shape: Shape,
+    value: int,
+    where: tuple[int, ...] | None = None,
+) -> None:
     sl = _box(lattice, shape)
     if sl is None:
         return
@@ -72,30 +85,41 @@ def _paint(cls: npt.NDArray[np.uint8], x: F32, lattice: Lattice, shape: Shape, v
     sub[inside] = value
 
 
-def _classify(t1: F32, code: npt.NDArray[np.uint8], z: F32, csf_mm: float) -> npt.NDArray[np.uint8]:
+def _classify(t1: F32, code: npt.NDArray[np.uint8], d: F32, z: F32, csf_mm: float) -> npt.NDArray[np.uint8]:
     cls = np.full(t1.shape, C.GM, dtype=np.uint8)
     cls[t1 < C.CSF_T_MAX] = C.CSF
     cls[t1 > C.WM_T_MIN] = C.WM
     out = code >= OUTSIDE
-    d = (code.astype(np.float32) - OUTSIDE) * DIST_STEP_MM
     base = np.clip((-22.0 - z) / 15.0, 0.0, 1.0)
-    bone_end = csf_mm + 6.0 + 16.0 * base
-    soft_end = bone_end + 7.0 + 35.0 * base
+    bone_end = csf_mm + 5.5 + 10.0 * base
+    fat_start = bone_end + 3.0 + 12.0 * base
+    soft_end = fat_start + 4.0
     cls[out] = C.AIR
-    cls[out & (d < soft_end)] = C.SOFT
+    cls[out & (d < soft_end)] = C.FAT
+    cls[out & (d < fat_start)] = C.SOFT
     cls[out & (d < bone_end)] = C.BONE
     cls[out & (d < csf_mm)] = C.CSF
     return cls
 
 
-def render(rng: np.random.Generator, lattice: Lattice, anatomy: Anatomy, contrasts: dict[str, C.Contrast],
-           tpl: Templates) -> Rendered:
+def render(
+    rng: np.random.Generator,
+    lattice: Lattice,
+    anatomy: Anatomy,
+    contrasts: dict[str, C.Contrast],
+    tpl: Templates,
+    ns: int | None = None,
+) -> Rendered:
     """Render ``anatomy`` on ``lattice`` (output grid) for every contrast in ``contrasts``."""
-    ev, ns = subslices(lattice)
+    ev, ns = subslices(lattice, ns)
     x = ev.coords()
-    t1, code = sample_templates(tpl, anatomy.deformation.apply_lattice(ev))
-    cls = _classify(t1, code, x[2], anatomy.csf_mm)
-    soft = (C.BONE, C.SOFT, C.CSF, C.AIR)
+    tcoords = anatomy.deformation.apply_lattice(ev)
+    t1, code = sample_templates(tpl, tcoords)
+    dist = sample_distance(tpl, tcoords)
+    del tcoords
+    cls = _classify(t1, code, dist, x[2], anatomy.csf_mm)
+    del dist
+    soft = (C.BONE, C.SOFT, C.FAT, C.CSF, C.AIR)
     for ear in anatomy.ears:
         _paint(cls, x, ev, ear.canal, C.CSF, where=soft)
         for nerve in ear.nerves:
@@ -113,9 +137,8 @@ def render(rng: np.random.Generator, lattice: Lattice, anatomy: Anatomy, contras
     t_brain = t1[brain]
     vs = (cls == C.VS) | (cls == C.CYST)
     tex = None
-    if vs.any():
-        w = rng.normal(0.0, 0.6, 3)
-        tex = 1.0 + 0.1 * np.sin(w[0] * x[0][vs] + w[1] * x[1][vs] + w[2] * x[2][vs] + rng.uniform(0, 6))
+    if vs.any() and anatomy.tumour is not None:
+        tex = _texture(rng, x[:, vs], anatomy.tumour.main_center, anatomy.tumour.texture)
     images: dict[str, F32] = {}
     for m, con in contrasts.items():
         img = con.lut[cls]
@@ -142,8 +165,19 @@ def render(rng: np.random.Generator, lattice: Lattice, anatomy: Anatomy, contras
         "cochlea_left": float(np.count_nonzero((label == 2) & ~coch_r)) * voxel,
         "brainstem_in_grid": float(np.count_nonzero(aux == 1)) * voxel,
     }
-    tissue = np.ascontiguousarray(cls[ns // 2:: ns])
+    tissue = np.ascontiguousarray(cls[ns // 2 :: ns])
     return Rendered(images=images, label=label, aux=aux, tissue=tissue, volumes=volumes)
+
+
+def _texture(rng: np.random.Generator, pts: F32, center: npt.NDArray[np.float64], amplitude: float) -> F32:
+    """Smooth heterogeneity ``1 + amplitude * sum of 5 signed Gaussian bumps`` at points ``(3, N)``."""
+    tex = np.ones(pts.shape[1], dtype=np.float32)
+    for _ in range(5):
+        c = center + rng.normal(0.0, 4.0, 3)
+        s2 = 2.0 * float(rng.uniform(2.0, 5.0)) ** 2
+        r2 = sum((pts[k] - np.float32(c[k])) ** 2 for k in range(3))
+        tex += np.float32(amplitude * rng.uniform(-1.0, 1.0)) * np.exp(-r2 / np.float32(s2))
+    return tex
 
 
 def _mean(a: npt.NDArray[np.generic], ns: int) -> F32:
@@ -151,3 +185,92 @@ def _mean(a: npt.NDArray[np.generic], ns: int) -> F32:
         return np.asarray(a, dtype=np.float32)
     s = a.reshape(a.shape[0] // ns, ns, *a.shape[1:])
     return np.asarray(s.mean(axis=1, dtype=np.float32), dtype=np.float32)
+
+
+def detail_box(
+    lattice: Lattice, center: npt.ArrayLike, extent_mm: tuple[float, float, float]
+) -> tuple[slice, slice, slice]:
+    """Index box of ``lattice`` covering the case-space box ``center +- extent/2`` (x, y, z mm)."""
+    c = np.asarray(center, dtype=np.float64)
+    half = np.asarray(extent_mm, dtype=np.float64) / 2.0
+    corners = np.array(
+        [c + half * np.array([sx, sy, sz]) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]
+    )
+    idx = lattice.index_of(corners)
+    i0 = np.clip(np.floor(idx.min(axis=0)).astype(int), 0, np.array(lattice.shape) - 1)
+    i1 = np.clip(np.ceil(idx.max(axis=0)).astype(int) + 1, i0 + 1, np.array(lattice.shape))
+    return (slice(int(i0[0]), int(i1[0])), slice(int(i0[1]), int(i1[1])), slice(int(i0[2]), int(i1[2])))
+
+
+def _upsample(
+    a: npt.NDArray[np.generic], factors: tuple[int, int, int], shape: tuple[int, int, int], linear: bool
+) -> npt.NDArray[np.generic]:
+    """Separable upsampling of a coarse array whose sample ``n`` sits at fine index ``n * factor``."""
+    out = a
+    for axis in range(3):
+        pos = np.arange(shape[axis], dtype=np.float64) / factors[axis]
+        if not linear:
+            idx = np.clip(np.rint(pos).astype(np.intp), 0, out.shape[axis] - 1)
+            out = np.take(out, idx, axis=axis)
+            continue
+        i0 = np.clip(np.floor(pos).astype(np.intp), 0, out.shape[axis] - 1)
+        i1 = np.minimum(i0 + 1, out.shape[axis] - 1)
+        w = (pos - i0).astype(np.float32)
+        bshape = [1, 1, 1]
+        bshape[axis] = -1
+        w = w.reshape(bshape)
+        lo = np.take(out, i0, axis=axis)
+        hi = np.take(out, i1, axis=axis)
+        lo *= 1.0 - w
+        hi *= w
+        lo += hi
+        out = lo
+    return out
+
+
+def render_full(
+    rng: np.random.Generator,
+    lattice: Lattice,
+    anatomy: Anatomy,
+    contrasts: dict[str, C.Contrast],
+    tpl: Templates,
+    extent_mm: tuple[float, float, float],
+    coarse_mm: float = 1.6,
+) -> Rendered:
+    """Whole field of view: the head at ``coarse_mm`` (upsampled linearly; labels nearest) with the
+    ``extent_mm`` box around the canals rendered at full resolution and pasted in."""
+    sp = np.linalg.norm(lattice.steps, axis=1)
+    factors = (
+        max(1, int(round(coarse_mm / sp[0]))),
+        max(1, int(round(coarse_mm / sp[1]))),
+        max(1, int(round(coarse_mm / sp[2]))),
+    )
+    cshape = (
+        lattice.shape[0] // factors[0] + 2,
+        lattice.shape[1] // factors[1] + 2,
+        lattice.shape[2] // factors[2] + 2,
+    )
+    coarse_lat = Lattice(
+        shape=cshape, origin=lattice.origin, steps=lattice.steps * np.array(factors)[:, None]
+    )
+    coarse = render(rng, coarse_lat, anatomy, contrasts, tpl, ns=1)
+    shape = lattice.shape
+    images = {
+        m: np.asarray(_upsample(v, factors, shape, True), dtype=np.float32) for m, v in coarse.images.items()
+    }
+    label = np.zeros(shape, dtype=np.uint8)
+    aux = np.asarray(_upsample(coarse.aux, factors, shape, False), dtype=np.uint8)
+    tissue = np.asarray(_upsample(coarse.tissue, factors, shape, False), dtype=np.uint8)
+    box = detail_box(lattice, anatomy.center, extent_mm)
+    start = (box[0].start, box[1].start, box[2].start)
+    sub_shape = (box[0].stop - box[0].start, box[1].stop - box[1].start, box[2].stop - box[2].start)
+    detail = render(rng, lattice.sub(start, sub_shape), anatomy, contrasts, tpl)
+    for m in images:
+        images[m][box] = detail.images[m]
+    label[box] = detail.label
+    aux[box] = detail.aux
+    tissue[box] = detail.tissue
+    voxel = float(np.prod(sp))
+    volumes = dict(detail.volumes)
+    volumes["brainstem_in_grid"] = float(np.count_nonzero(aux == 1)) * voxel
+    return Rendered(images=images, label=label, aux=aux, tissue=tissue, volumes=volumes)

@@ -158,8 +158,16 @@ class Union(Shape):
         return out
 
 
-def spiral(center: F64, axis: F64, phase: float, turns: float, base_radius: float, height: float,
-           tube_radius: float, step_mm: float = 0.15) -> Polyline:
+def spiral(
+    center: F64,
+    axis: F64,
+    phase: float,
+    turns: float,
+    base_radius: float,
+    height: float,
+    tube_radius: float,
+    step_mm: float = 0.15,
+) -> Polyline:
     """A cochlea-like conical spiral: radius shrinks to 35 %, tube radius to 55 %, over ``turns``."""
     n, e1, e2 = orthonormal(axis)
     theta_max = 2.0 * np.pi * turns
@@ -168,13 +176,18 @@ def spiral(center: F64, axis: F64, phase: float, turns: float, base_radius: floa
     th = np.linspace(0.0, theta_max, num)
     f = th / theta_max
     rad = base_radius * (1.0 - 0.65 * f)
-    pts = (center[None, :] + (rad * np.cos(th + phase))[:, None] * e1 + (rad * np.sin(th + phase))[:, None] * e2
-           + (height * f)[:, None] * n)
+    pts = (
+        center[None, :]
+        + (rad * np.cos(th + phase))[:, None] * e1
+        + (rad * np.sin(th + phase))[:, None] * e2
+        + (height * f)[:, None] * n
+    )
     return Polyline(nodes=pts, radii=tube_radius * (1.0 - 0.45 * f))
 
 
-def ring(center: F64, normal: F64, radius: float, tube_radius: float, arc: float = 1.7 * np.pi,
-         phase: float = 0.0) -> Polyline:
+def ring(
+    center: F64, normal: F64, radius: float, tube_radius: float, arc: float = 1.7 * np.pi, phase: float = 0.0
+) -> Polyline:
     """An open ring (semicircular canal) of ``arc`` radians."""
     n, e1, e2 = orthonormal(normal)
     num = max(int(arc * radius / 0.12), 30)

@@ -16,10 +16,11 @@ bone, soft tissue and air around the brain-extracted template.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 from dataclasses import dataclass
-import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +49,7 @@ _NM_BRAINSTEM = (35,)
 _NM_CEREBELLUM = (38, 39, 40, 41, 71, 72, 73)
 _NM_VENTRICLE = (4, 11, 46, 49, 50, 51, 52)
 
+_PAD = 40  # mm of padding of the 1 mm distance map, so the head extends beyond the template box
 T1_FILE = "Template_05mm_bet.nii.gz"
 LABEL_FILE = "neuromorphometrics.nii.gz"
 
@@ -61,12 +63,17 @@ class Templates:
         code: ``uint8`` structure/distance code (see module docstring).
         ras_to_index: 3x4 affine mapping MNI RAS mm to ``(i, j, k)`` indices.
         source: Folder the files were read from.
+        dist: ``uint8`` distance outside the brain mask on a 1 mm grid (padded by 40 mm), in
+            :data:`DIST_STEP_MM` units (for smooth linear interpolation).
+        dist_ras_to_index: 3x4 affine of ``dist``.
     """
 
     t1: npt.NDArray[np.uint8]
     code: npt.NDArray[np.uint8]
     ras_to_index: npt.NDArray[np.float64]
     source: Path
+    dist: npt.NDArray[np.uint8]
+    dist_ras_to_index: npt.NDArray[np.float64]
 
     @property
     def t1_scale(self) -> float:
@@ -96,15 +103,15 @@ def load_templates() -> Templates:
     from scipy import ndimage
 
     folder = template_dir()
-    t1_img = nib.load(str(folder / T1_FILE))
+    t1_img: Any = nib.load(str(folder / T1_FILE))
     t1f = np.asarray(t1_img.dataobj, dtype=np.float32)
     t1 = np.clip(np.rint(t1f * 255.0), 0, 255).astype(np.uint8)
     del t1f
     aff = np.asarray(t1_img.affine, dtype=np.float64)
-    ras_to_index = np.linalg.inv(aff)[:3, :]
+    ras_to_index = np.asarray(np.linalg.inv(aff)[:3, :], dtype=np.float64)
     shape = t1.shape
 
-    lab_img = nib.load(str(folder / LABEL_FILE))
+    lab_img: Any = nib.load(str(folder / LABEL_FILE))
     lab = np.asarray(lab_img.dataobj).astype(np.int32)
     lab_inv = np.linalg.inv(np.asarray(lab_img.affine, dtype=np.float64))
     # Nearest label for every 0.5 mm voxel; both grids are axis-aligned, so per-axis index maps.
@@ -125,11 +132,22 @@ def load_templates() -> Templates:
     del lab05
 
     # Distance outside the mask at 1 mm, then repeated onto the 0.5 mm grid.
-    coarse = ~inside[::2, ::2, ::2]
+    coarse = np.pad(~inside[::2, ::2, ::2], _PAD, constant_values=True)
     dist = ndimage.distance_transform_edt(coarse, sampling=(1.0, 1.0, 1.0)).astype(np.float32)
     steps = np.clip(np.rint(dist / DIST_STEP_MM), 1, 255 - OUTSIDE).astype(np.uint8) + OUTSIDE
-    fine = np.repeat(np.repeat(np.repeat(steps, 2, 0), 2, 1), 2, 2)[: shape[0], : shape[1], : shape[2]]
+    core = steps[_PAD:-_PAD, _PAD:-_PAD, _PAD:-_PAD]
+    fine = np.repeat(np.repeat(np.repeat(core, 2, 0), 2, 1), 2, 2)[: shape[0], : shape[1], : shape[2]]
     outside = ~inside
     code[outside] = fine[outside]
+    aff1 = aff.copy()
+    aff1[:3, :3] *= 2.0
+    aff1[:3, 3] -= aff1[:3, :3] @ np.full(3, float(_PAD))
     logger.info("loaded templates from %s: T1 %s at 0.5 mm", folder, shape)
-    return Templates(t1=t1, code=code, ras_to_index=ras_to_index, source=folder)
+    return Templates(
+        t1=t1,
+        code=code,
+        ras_to_index=ras_to_index,
+        source=folder,
+        dist=np.clip(np.rint(dist / DIST_STEP_MM), 0, 255).astype(np.uint8),
+        dist_ras_to_index=np.asarray(np.linalg.inv(aff1)[:3, :], dtype=np.float64),
+    )
