@@ -8,7 +8,6 @@ which is wrong for oblique images).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from crossmoda.core.errors import (
     NonFiniteError,
 )
 from crossmoda.core.labels import LabelMap
+from crossmoda.core.provenance import publish_atomic
 
 __all__ = [
     "DEFAULT_MAX_VOXELS",
@@ -257,17 +257,9 @@ def write_image(
     elif geometry is not None:
         image = geometry.apply(sitk.Image(image))
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     _, ext = _split_ext(p.name)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=ext, dir=p.parent)
-    os.close(fd)
-    try:
-        sitk.WriteImage(image, tmp, useCompression=compress)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    itk_image = image
+    return publish_atomic(p, lambda tmp: sitk.WriteImage(itk_image, tmp, useCompression=compress), ext)
 
 
 def write_label_map(
@@ -317,17 +309,8 @@ def write_label_map_like(
     image = nib.Nifti1Image(data, None, header=header)
     image.set_qform(header.get_qform(), int(header["qform_code"]))
     image.set_sform(header.get_sform(), int(header["sform_code"]))
-    out.parent.mkdir(parents=True, exist_ok=True)
     _, ext = _split_ext(out.name)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=ext, dir=out.parent)
-    os.close(fd)
-    try:
-        nib.save(image, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return publish_atomic(out, lambda tmp: nib.save(image, tmp), ext)
 
 
 def _split_ext(name: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +17,9 @@ import numpy as np
 
 from crossmoda import __version__
 
-__all__ = ["git_commit", "provenance", "to_jsonable", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "git_commit", "provenance", "to_jsonable", "publish_atomic", "write_json_atomic", "write_text_atomic",
+]
 
 
 def git_commit(start: str | Path | None = None) -> str | None:
@@ -75,19 +77,37 @@ def to_jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_atomic(path: str | Path, write: Callable[[str], object], suffix: str | None = None) -> Path:
+    """Create ``path`` atomically: ``write(tmp)`` fills a temporary file beside it, then a rename.
+
+    The file gets the usual permissions (``0o666 & ~umask``), not ``mkstemp``'s private 0600,
+    so outputs written inside a container stay readable by other users. Nothing is left behind
+    when ``write`` fails.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=p.suffix, dir=p.parent)
+    ext = p.suffix if suffix is None else suffix
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=ext, dir=p.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    return publish_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
