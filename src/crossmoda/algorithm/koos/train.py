@@ -89,8 +89,9 @@ class KoosTrainConfig:
 def read_meta_porus(path: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
     """Porus point and canal axis (world mm, LPS) from a phantom ``meta/<case>.json``, if any.
 
-    Accepts ``porus_world_mm``/``porus_mm``/``porus`` and ``canal_axis_world``/``canal_axis``/
-    ``axis`` keys, at the top level or under ``tumour``/``canal``.
+    Reads ``porus_lps`` and ``canal_axis_lps`` (``crossmoda-phantom``; the axis points laterally,
+    porus to fundus); also accepts ``porus_world_mm``/``porus_mm``/``porus`` and
+    ``canal_axis_world``/``canal_axis``/``axis``, at the top level or under ``tumour``/``canal``.
     """
     p = Path(path)
     if not p.is_file():
@@ -100,10 +101,10 @@ def read_meta_porus(path: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
     scopes = [data, *(data[k] for k in nested if isinstance(data.get(k), dict))]
     porus = axis = None
     for scope in scopes:
-        for key in ("porus_world_mm", "porus_mm", "porus", "porus_world"):
+        for key in ("porus_lps", "porus_world_mm", "porus_mm", "porus", "porus_world"):
             if porus is None and key in scope:
                 porus = np.asarray(scope[key], dtype=np.float64)
-        for key in ("canal_axis_world", "canal_axis", "axis", "canal_axis_mm"):
+        for key in ("canal_axis_lps", "canal_axis_world", "canal_axis", "axis", "canal_axis_mm"):
             if axis is None and key in scope:
                 axis = np.asarray(scope[key], dtype=np.float64)
     if porus is None or porus.shape != (3,):
@@ -148,24 +149,27 @@ def calibrate_frame(
 
 
 def porus_errors(rows: Sequence[CaseFeatures], meta_dir: Path) -> dict[str, float]:
-    """Distance (mm) of estimated porus to the meta porus and axis angle (degrees): median, max."""
-    dists, angles = [], []
+    """Estimated vs meta porus: distance and its component along the true canal axis (mm),
+    and the axis angle (degrees); median and max over cases."""
+    dists, along, angles = [], [], []
     for r in rows:
         meta = read_meta_porus(meta_dir / f"{r.case}.json")
         if meta is None:
             continue
-        dists.append(float(np.linalg.norm(np.asarray(r.porus_world) - meta[0])))
+        delta = np.asarray(r.porus_world) - meta[0]
+        dists.append(float(np.linalg.norm(delta)))
         if np.isfinite(meta[1]).all():
             a, b = np.asarray(r.axis_world), meta[1] / np.linalg.norm(meta[1])
+            # Only the error along the canal moves the extent-beyond-porus feature.
+            along.append(abs(float(delta @ b)))
             # The meta axis may point either way along the canal: use the acute angle.
             angles.append(float(np.degrees(np.arccos(min(1.0, abs(float(a @ b)))))))
     out: dict[str, float] = {"n_cases": float(len(dists))}
-    if dists:
-        out |= {"porus_error_median_mm": float(np.median(dists)),
-                "porus_error_max_mm": float(np.max(dists))}
-    if angles:
-        out |= {"axis_angle_median_deg": float(np.median(angles)),
-                "axis_angle_max_deg": float(np.max(angles))}
+    for name, values, unit in (("porus_error", dists, "mm"), ("porus_error_along_axis", along, "mm"),
+                               ("axis_angle", angles, "deg")):
+        if values:
+            out[f"{name}_median_{unit}"] = float(np.median(values))
+            out[f"{name}_max_{unit}"] = float(np.max(values))
     return out
 
 
