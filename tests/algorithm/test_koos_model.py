@@ -186,6 +186,11 @@ def _write_toy_dataset(root: Path) -> None:
                     write_image(aux, root / split / f"{case}_Aux.nii.gz", geo)
                     write_image(image, root / "paired_truth" / f"{case}_hrT2.nii.gz", geo)
                     infos.append(f"{case},London,T,{g}")
+                    # The phantom's meta: porus at index x = 68 (fraction 0.2 of the 60 mm between
+                    # the cochleas, medial of x = 80), y 26, z 15; the canal axis points laterally.
+                    meta = {"porus_lps": [68.0 - 50.0, 26.0, 15.0], "canal_axis_lps": [1.0, 0.0, 0.0]}
+                    (root / "meta").mkdir(exist_ok=True)
+                    (root / "meta" / f"{case}.json").write_text(json.dumps(meta))
                 else:
                     write_image(labels, root / "validation_labels" / f"{case}_Label.nii.gz", geo)
                     write_image(aux, root / "paired_truth" / f"{case}_Aux.nii.gz", geo)
@@ -208,6 +213,11 @@ def test_cli_train_and_predict_on_a_toy_dataset(tmp_path: Path) -> None:
     assert summary["validation"]["n_cases"] == 4
     assert summary["validation"]["MA_MAE"] == 0.0
     assert summary["cross_validation"]["n_cases"] == 12
+    assert summary["porus_calibration"]["porus_fraction"] == pytest.approx(0.2)
+    assert summary["porus_estimator_train"]["porus_error_max_mm"] == pytest.approx(0.0, abs=1e-9)
+    assert summary["porus_estimator_train"]["axis_angle_max_deg"] == pytest.approx(0.0, abs=1e-6)
+    model = json.loads((run / "koos" / "koos_model.json").read_text())
+    assert model["frame"]["porus_fraction"] == pytest.approx(0.2)
     with (run / "koos" / "features_validation.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["predicted"]) for r in rows] == [int(r["grade"]) for r in rows]
