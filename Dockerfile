@@ -31,8 +31,15 @@ COPY pyproject.toml README.md LICENSE /src/
 COPY src /src/src
 RUN /opt/build/bin/pip wheel --no-deps -q -w /dist /src
 
-# Dependencies are installed from pyproject.toml alone (with a stub package), so a code change
-# re-uses these layers instead of downloading every dependency again.
+# Each extra's requirements as a file: the dependency layers below are keyed on these files'
+# content, so neither a code change nor a new console script re-downloads the dependencies.
+FROM ${PYTHON_BASE} AS requirements
+COPY pyproject.toml /pyproject.toml
+RUN mkdir /reqs && python3 -c "import tomllib; \
+p = tomllib.load(open('/pyproject.toml', 'rb'))['project']; \
+[open(f'/reqs/{x}.txt', 'w').write('\n'.join(p['dependencies'] + p['optional-dependencies'][x]) + '\n') \
+ for x in ('evaluation', 'ranking', 'algorithm', 'phantom')]"
+
 FROM ${PYTHON_BASE} AS python-deps
 ARG PIP_CERT
 ARG PIP_FIND_LINKS
@@ -40,18 +47,18 @@ ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/venv
-COPY pyproject.toml README.md LICENSE /deps/
-RUN mkdir -p /deps/src/crossmoda && touch /deps/src/crossmoda/__init__.py
 
 FROM python-deps AS evaluation-build
-RUN /opt/venv/bin/pip install -q "/deps[evaluation]"
+COPY --from=requirements /reqs/evaluation.txt /reqs/
+RUN /opt/venv/bin/pip install -q -r /reqs/evaluation.txt
 COPY --from=wheel /dist /dist
 RUN /opt/venv/bin/pip install -q --no-deps --force-reinstall /dist/*.whl \
  && /opt/venv/bin/pip uninstall -y -q pip setuptools \
  && find /opt/venv/lib -type d -name tests -path "*/site-packages/*" -prune -exec rm -rf {} +
 
 FROM python-deps AS ranking-build
-RUN /opt/venv/bin/pip install -q "/deps[ranking]"
+COPY --from=requirements /reqs/ranking.txt /reqs/
+RUN /opt/venv/bin/pip install -q -r /reqs/ranking.txt
 COPY --from=wheel /dist /dist
 RUN /opt/venv/bin/pip install -q --no-deps --force-reinstall /dist/*.whl \
  && /opt/venv/bin/pip uninstall -y -q pip setuptools \
@@ -108,16 +115,16 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=igno
 # --system-site-packages: the base image's own torch (CUDA build) satisfies the requirement.
 RUN python3 -m venv --system-site-packages /opt/venv \
  && if [ -n "${TORCH_SPEC}" ]; then /opt/venv/bin/pip install -q "${TORCH_SPEC}"; fi
-COPY pyproject.toml README.md LICENSE /deps/
-RUN mkdir -p /deps/src/crossmoda && touch /deps/src/crossmoda/__init__.py
 
 FROM torch-deps AS algorithm-build
-RUN /opt/venv/bin/pip install -q "/deps[algorithm]"
+COPY --from=requirements /reqs/algorithm.txt /reqs/
+RUN /opt/venv/bin/pip install -q -r /reqs/algorithm.txt
 COPY --from=wheel /dist /dist
 RUN /opt/venv/bin/pip install -q --no-deps --force-reinstall /dist/*.whl
 
 FROM torch-deps AS phantom-build
-RUN /opt/venv/bin/pip install -q "/deps[phantom]"
+COPY --from=requirements /reqs/phantom.txt /reqs/
+RUN /opt/venv/bin/pip install -q -r /reqs/phantom.txt
 COPY --from=wheel /dist /dist
 RUN /opt/venv/bin/pip install -q --no-deps --force-reinstall /dist/*.whl
 
@@ -142,6 +149,9 @@ LABEL org.opencontainers.image.title="crossmoda-algorithm" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV CROSSMODA_GIT_COMMIT=${GIT_COMMIT}
 COPY --from=algorithm-build /opt/venv /opt/venv
+# A stable path to the shipped models: --model /opt/crossmoda/models/{adapted,no_adaptation}
+RUN mkdir -p /opt/crossmoda && ln -s "$(python -c 'import importlib.util, os; \
+print(os.path.dirname(importlib.util.find_spec("crossmoda.algorithm").origin))')/models" /opt/crossmoda/models
 USER crossmoda
 ENTRYPOINT ["crossmoda-algorithm"]
 

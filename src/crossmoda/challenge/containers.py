@@ -175,20 +175,29 @@ def run_container(
         output_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(output_dir, 0o777)  # the image's own (unknown) uid must write here
     kwargs = _run_kwargs(limits, mounts, gpu)
+    kwargs.pop("detach")
+    try:
+        container = client.containers.create(image, list(command) if command is not None else None, **kwargs)
+    except docker.errors.APIError as err:
+        run.message = f"could not create the container: {err}"
+        return _finish(run, log_file)
     t0 = time.monotonic()
     try:
-        container = client.containers.run(image, list(command) if command is not None else None, **kwargs)
-    except docker.errors.APIError as err:
-        run.message = f"could not start: {err}"
-        return _finish(run, log_file)
-    try:
+        try:
+            container.start()
+        except docker.errors.APIError as err:
+            run.message = f"could not start: {err}"
+            return _finish(run, log_file)
         try:
             result = container.wait(timeout=limits.time_limit_s)
             run.runtime_s = time.monotonic() - t0
             run.exit_code = int(result.get("StatusCode", -1))
         except requests.exceptions.RequestException:
             run.runtime_s = time.monotonic() - t0
-            container.kill()
+            try:
+                container.kill()
+            except docker.errors.APIError as err:  # it may have exited meanwhile
+                logger.debug("kill: %s", err)
             run.status = "timeout"
             run.message = f"killed after the time limit of {limits.time_limit_s:g} s"
         _save_logs(container, log_file)
