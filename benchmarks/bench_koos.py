@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from crossmoda.algorithm.koos.anatomy import FrameConfig
 from crossmoda.algorithm.koos.model import FEATURE_SETS, fit_koos, save_koos_model
 from crossmoda.algorithm.koos.tables import (
@@ -50,6 +52,35 @@ def _cases(data: Path, split: str, labels: Path | None, images: Path | None) -> 
     return [c for c in cases if c.grade is not None]
 
 
+def perturb_cases(cases: list[KoosCase], out_dir: Path, seed: int) -> list[KoosCase]:
+    """Copies of ``cases`` with segmentation-like errors: per case, the VS and the brainstem are
+    each dilated or eroded by one voxel (6-neighbourhood) or left alone, with equal chance."""
+    from scipy import ndimage
+
+    from crossmoda.core.io import read_array, write_image
+
+    rng = np.random.default_rng(seed)
+    out: list[KoosCase] = []
+    for c in cases:
+        labels, geo = read_array(c.labels)
+        aux = read_array(c.aux)[0] if c.aux is not None else np.zeros_like(labels)
+        vs, bs = labels == 1, aux == 1
+        moves = rng.integers(-1, 2, size=2)
+        for mask, move in ((vs, moves[0]), (bs, moves[1])):
+            if move > 0:
+                mask |= ndimage.binary_dilation(mask)
+            elif move < 0:
+                mask &= ndimage.binary_erosion(mask)
+        new_labels = np.where(labels == 1, 0, labels).astype(np.uint8)
+        new_labels[vs] = 1
+        new_aux = np.where(aux == 1, 0, aux).astype(np.uint8)
+        new_aux[bs & ~vs] = 1
+        lab_path = write_image(new_labels, out_dir / f"{c.case}_Label.nii.gz", geo)
+        aux_path = write_image(new_aux, out_dir / f"{c.case}_Aux.nii.gz", geo)
+        out.append(KoosCase(c.case, lab_path, aux_path, c.image, c.grade))
+    return out
+
+
 def _imblearn_mamae(y: list[int], p: list[int]) -> float | None:
     try:
         from imblearn.metrics import macro_averaged_mean_absolute_error
@@ -75,6 +106,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t1 = time.perf_counter()
     test_rows = feature_rows(test_cases, frame, workers=args.workers, desc="features (test)")
     t2 = time.perf_counter()
+    perturbed_rows = []
+    if args.perturb:
+        perturbed = perturb_cases(test_cases, out / "perturbed_test", args.seed)
+        perturbed_rows = feature_rows(perturbed, frame, workers=args.workers, desc="features (perturbed)")
     results: dict[str, Any] = {
         "n_train": len(train_rows), "n_test": len(test_rows),
         "train_grades": {str(g): sum(r.grade == g for r in train_rows) for g in (1, 2, 3, 4)},
@@ -99,6 +134,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cv = cross_validate(train_rows, features, args.C, 5, args.seed)
         metrics["train_cv_MA_MAE"] = koos_metrics(
             {r.case: r.grade for r in train_rows}, {c: g for c, (g, _) in cv.items()}).metrics["MA_MAE"]
+        if perturbed_rows:
+            noisy = predict_cases(model, perturbed_rows)
+            metrics["perturbed_test"] = koos_metrics(reference, {c: g for c, (g, _) in noisy.items()}).metrics
         results["feature_sets"][name] = metrics
         slug = name.replace("+", "_")
         write_feature_csv(out / f"features_test_{slug}.csv", test_rows, preds)
@@ -124,6 +162,11 @@ def _print(results: dict[str, Any]) -> None:
         lines.append(f"{name:<16}{m['MA_MAE']:>8.3f}{'' if imb is None else f'{imb:.3f}':>10}"
                      f"{m['macro_F1']:>9.3f}{m['accuracy']:>7.3f}{m['train_cv_MA_MAE']:>9.3f}  "
                      f"{m['confusion_matrix']}")
+    for name, m in results["feature_sets"].items():
+        if "perturbed_test" in m:
+            q = m["perturbed_test"]
+            lines.append(f"{name} with +-1 voxel VS/brainstem errors: MA-MAE {q['MA_MAE']:.3f}, "
+                         f"macro F1 {q['macro_F1']:.3f}, confusion {q['confusion_matrix']}")
     lines.append(f"feature extraction: {results['seconds_per_case_features']:.2f} s/case")
     logger.info("\n%s", "\n".join(lines))
 
@@ -143,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-calibrate", action="store_true", help="skip the porus calibration")
+    parser.add_argument("--perturb", action="store_true",
+                        help="also grade test labels with random one-voxel VS/brainstem dilations/erosions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _print(run(args))

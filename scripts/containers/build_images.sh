@@ -26,7 +26,11 @@ targets=("$@")
 mkdir -p "$LOGS"
 
 args=(--network host --layers --build-arg "PYTHON_BASE=$BASE" --build-arg "TORCH_BASE=$BASE"
-      --build-arg "TORCH_SPEC=$TORCH_SPEC" --build-arg "VERSION=$VERSION" --build-arg "GIT_COMMIT=$COMMIT")
+      --build-arg "TORCH_SPEC=$TORCH_SPEC" --build-arg "VERSION=$VERSION" --build-arg "GIT_COMMIT=$COMMIT"
+      # Podman 4.3 (buildah 1.28) caches LABEL/ENV lines by their unexpanded text, so labels
+      # made from build arguments go stale; --label/--env set them on the final image instead.
+      --label "org.opencontainers.image.version=$VERSION" --label "org.opencontainers.image.revision=$COMMIT"
+      --env "CROSSMODA_GIT_COMMIT=$COMMIT")
 if [ -n "${PIP_CERT:-}" ] && [ -f "$PIP_CERT" ]; then
   args+=(-v "$(readlink -f "$PIP_CERT"):/etc/ssl/certs/ca-certificates.crt:ro"
          --build-arg PIP_CERT=/etc/ssl/certs/ca-certificates.crt)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crossmoda.algorithm.runner import Mode, RunSummary, detect_mode, run_folder, run_grand_challenge
+from crossmoda.core.errors import CrossmodaError
 
 __all__ = ["AlgorithmConfig", "resolve_model_dir", "run_algorithm", "main"]
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         summary = run_algorithm(args.input, args.output, args.model, args.mode, args.device, args.tta)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, CrossmodaError) as err:
         logger.error("%s", err)
         return 2
     if summary.failures:

@@ -96,12 +96,18 @@ def export_model(
 
 
 def _data_description(run_dir: Path) -> dict[str, Any]:
+    """Where the training data came from: path, case counts and the generator's config if any."""
     index = json.loads((run_dir / "data" / "index.json").read_text(encoding="utf-8"))
-    return {
-        "path": index.get("provenance", {}).get("config", {}).get("data"),
+    path = index.get("provenance", {}).get("config", {}).get("data")
+    out: dict[str, Any] = {
+        "path": path,
         "n_source": len(index["splits"]["source"]),
         "n_target": len(index["splits"]["target"]),
     }
+    generator = Path(path) / "phantom_config.json" if path else None
+    if generator is not None and generator.is_file():
+        out["phantom_config"] = json.loads(generator.read_text(encoding="utf-8"))
+    return out
 
 
 def validate_model(

@@ -84,8 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="upper bound: trained on target hrT2 with paired-truth labels (phantom only)",
     )
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 is fastest on a busy shared CPU; default: torch's)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

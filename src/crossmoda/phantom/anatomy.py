@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from crossmoda.phantom.geometry import Deformation, Lattice, Push, sample_templates
+from crossmoda.phantom.geometry import Deformation, Lattice, Push, ras_to_indices, sample_templates
 from crossmoda.phantom.shapes import Blob, Polyline, Shape, Tube, Union, orthonormal, ring, spiral
 from crossmoda.phantom.templates import BRAINSTEM, DIST_STEP_MM, OUTSIDE, Templates
 
@@ -93,8 +93,7 @@ def build_ear(
     start = np.array([side * 12.0, center[1] + rng.uniform(-1.5, 1.5), center[2] + rng.uniform(-1.5, 1.5)])
     ts = np.arange(0.0, 40.0, 0.25)
     pts = start[None, :] + ts[:, None] * axis[None, :]
-    tmpl = deformation.apply_points(pts, with_push=False).T.astype(np.float32)
-    _, code = sample_templates(tpl, tmpl)
+    _, code = sample_templates(tpl, ras_to_indices(tpl, deformation.apply_points(pts, with_push=False)))
     bone_code = OUTSIDE + int(np.ceil(csf_mm / DIST_STEP_MM))
     hits = np.nonzero(code >= bone_code)[0]
     t_porus = float(ts[hits[0]]) if hits.size else 16.0
@@ -168,7 +167,7 @@ def _brainstem_distances(ear: Ear, deformation: Deformation, tpl: Templates) -> 
     steps = np.diag([_LOCAL_STEP_MM] * 3)[::-1]  # array axes (z, y, x)
     origin = center - _LOCAL_STEP_MM * (n - 1) / 2.0
     lat = Lattice(shape=(n, n, n), origin=np.asarray(origin, dtype=np.float64), steps=steps)
-    _, code = sample_templates(tpl, deformation.apply_lattice(lat, with_push=False))
+    _, code = sample_templates(tpl, deformation.template_indices(lat, tpl.ras_to_index, with_push=False))
     stem = code == BRAINSTEM
     out = ndimage.distance_transform_edt(~stem, sampling=_LOCAL_STEP_MM)
     inn = ndimage.distance_transform_edt(stem, sampling=_LOCAL_STEP_MM)
@@ -299,10 +298,10 @@ def build_tumour(
                 rng.uniform(0, 2 * np.pi, 3),
             ]
         )
-        alpha = float(rng.uniform(0.35, 0.8))
+        alpha = float(rng.uniform(0.3, 0.8) if koos > 2 or _attempt < 4 else rng.uniform(0.15, 0.4))
         offset = np.array([0.0, rng.uniform(-0.35, 0.05), rng.uniform(-0.2, 0.2)])
         goal = float(rng.uniform(*(GAP_II_MM if koos == 2 else PEN_III_MM if koos == 3 else PEN_IV_MM)))
-        lo_r, hi_r = 3.0, 22.0
+        lo_r, hi_r = (3.0 if _attempt < 4 else 2.6), 22.0
         blob = _random_blob(ear, lo_r, alpha, offset, params)
         g, p, extent = _measure(Union((blob, ic)), lat, out, inn, ear)
         if _too_big(koos, g, p, goal) and not _grade_ok(koos, g, p):

@@ -107,22 +107,27 @@ def _output_lattice(
 
 def build_anatomy(rng: np.random.Generator, spec: CaseSpec, tpl: Templates) -> Anatomy:
     """Deformation, both ears and the tumour (or cavity) of a case."""
-    center = np.array([0.0, -25.0, -41.0]) + rng.normal(0.0, 1.0, 3)
-    deformation = random_deformation(rng, center)
-    csf_mm = float(rng.uniform(1.5, 3.0))
-    ears = (
-        build_ear(rng, -1, center, deformation, tpl, csf_mm),
-        build_ear(rng, 1, center, deformation, tpl, csf_mm),
-    )
-    side = int(rng.integers(0, 2))
-    tumour = cavity = None
-    if spec.koos is None:
-        cavity = build_tumour(rng, ears[side], int(rng.integers(2, 4)), deformation, tpl, postop=True)
-    else:
-        tumour = build_tumour(rng, ears[side], spec.koos, deformation, tpl)
-        if tumour.push is not None:
+    for _attempt in range(6):
+        center = np.array([0.0, -25.0, -41.0]) + rng.normal(0.0, 1.0, 3)
+        deformation = random_deformation(rng, center)
+        csf_mm = float(rng.uniform(1.5, 3.0))
+        ears = (
+            build_ear(rng, -1, center, deformation, tpl, csf_mm),
+            build_ear(rng, 1, center, deformation, tpl, csf_mm),
+        )
+        side = int(rng.integers(0, 2))
+        tumour = cavity = None
+        try:
+            if spec.koos is None:
+                cavity = build_tumour(rng, ears[side], int(rng.integers(2, 4)), deformation, tpl, postop=True)
+            else:
+                tumour = build_tumour(rng, ears[side], spec.koos, deformation, tpl)
+        except RuntimeError:
+            continue  # this anatomy leaves no room for the grade: draw another (deterministically)
+        if tumour is not None and tumour.push is not None:
             deformation = deformation.with_push(tumour.push)
-    return Anatomy(deformation, ears, tumour, cavity, csf_mm, center)
+        return Anatomy(deformation, ears, tumour, cavity, csf_mm, center)
+    raise RuntimeError(f"{spec.name}: could not build a Koos {spec.koos} case in 6 anatomies")
 
 
 def generate_case(spec: CaseSpec, templates: Templates | None = None) -> CaseResult:

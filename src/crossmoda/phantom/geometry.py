@@ -26,6 +26,7 @@ __all__ = [
     "random_deformation",
     "sample_templates",
     "sample_distance",
+    "ras_to_indices",
     "rotation",
 ]
 
@@ -72,6 +73,14 @@ class Lattice:
                 + (n[2] * self.steps[2, c])[None, None, :]
             ).astype(np.float32)
         return out
+
+    def gaussian_1d(self, axis: int, center: npt.ArrayLike, sigma: float) -> F32:
+        """Factor of :meth:`gaussian` along array ``axis`` (orthogonal steps make it separable)."""
+        step = self.steps[axis]
+        length = float(np.linalg.norm(step))
+        proj = float(np.dot(self.origin - np.asarray(center, dtype=np.float64), step / length))
+        d = self.axis_values(axis) * length + proj
+        return np.exp(-(d**2) / (2.0 * sigma**2)).astype(np.float32)
 
     def gaussian(self, center: npt.ArrayLike, sigma: float) -> F32:
         """``exp(-|x - center|^2 / 2 sigma^2)`` on the lattice, separably (orthogonal steps)."""
@@ -152,27 +161,37 @@ class Deformation:
             out += w[:, None] * v
         return out
 
-    def apply_lattice(self, lattice: Lattice, *, with_push: bool = True) -> F32:
-        """Template RAS of every lattice point, ``(3, nz, ny, nx)`` float32."""
-        x = lattice.coords()
-        if with_push and self.push is not None:
-            u = _push_grid(x, self.push)
-            y = x - u
-        else:
-            y = x
-        out = np.empty_like(x)
+    def template_indices(self, lattice: Lattice, ras_to_index: F64, *, with_push: bool = True) -> F32:
+        """Continuous template array indices of every lattice point, ``(3, nz, ny, nx)`` float32.
+
+        The affine part is evaluated separably per axis and the Gaussian bumps with one
+        ``einsum`` per component, so no per-point coordinate arrays are built (except for a push).
+        """
+        m = ras_to_index[:, :3]
+        ma = m @ self.matrix
+        const = m @ (self.matrix @ lattice.origin + self.translation) + ras_to_index[:, 3]
+        n = [lattice.axis_values(a) for a in range(3)]
+        out = np.empty((3, *lattice.shape), dtype=np.float32)
         for c in range(3):
+            s0, s1, s2 = (float((ma @ lattice.steps[a])[c]) for a in range(3))
             out[c] = (
-                self.matrix[c, 0] * y[0]
-                + self.matrix[c, 1] * y[1]
-                + self.matrix[c, 2] * y[2]
-                + np.float32(self.translation[c])
+                (const[c] + n[0] * s0).astype(np.float32)[:, None, None]
+                + (n[1] * s1).astype(np.float32)[None, :, None]
+                + (n[2] * s2).astype(np.float32)[None, None, :]
             )
-        for cen, s, v in zip(self.centers, self.sigmas, self.vectors, strict=True):
-            g = lattice.gaussian(cen, float(s))
+        if len(self.sigmas):
+            factors = [np.stack([lattice.gaussian_1d(a, cen, float(sig)) for cen, sig in
+                                 zip(self.centers, self.sigmas, strict=True)]) for a in range(3)]
+            weights = self.vectors @ m.T  # (K, 3): bump vectors in index units
             for c in range(3):
-                if abs(v[c]) > 1e-6:
-                    out[c] += np.float32(v[c]) * g
+                out[c] += np.einsum(
+                    "kz,ky,kx->zyx", (factors[0] * weights[:, c : c + 1]).astype(np.float32),
+                    factors[1], factors[2], optimize=True,
+                )
+        if with_push and self.push is not None:
+            u = _push_grid(lattice.coords(), self.push)
+            for c in range(3):
+                out[c] -= ma[c, 0] * u[0] + ma[c, 1] * u[1] + ma[c, 2] * u[2]
         return out
 
 
@@ -214,21 +233,8 @@ def random_deformation(
     return Deformation(matrix, translation, centers, sigmas, vectors)
 
 
-def _indices(m: F64, template_ras: F32) -> F32:
-    idx = np.empty_like(template_ras)
-    for a in range(3):
-        idx[a] = (
-            m[a, 0] * template_ras[0]
-            + m[a, 1] * template_ras[1]
-            + m[a, 2] * template_ras[2]
-            + np.float32(m[a, 3])
-        )
-    return idx
-
-
-def sample_templates(tpl: Templates, template_ras: F32) -> tuple[F32, npt.NDArray[np.uint8]]:
-    """T1 intensity (0..1, linear) and code (nearest) at template points ``(3, ...)``."""
-    idx = _indices(tpl.ras_to_index, template_ras)
+def sample_templates(tpl: Templates, idx: F32) -> tuple[F32, npt.NDArray[np.uint8]]:
+    """T1 intensity (0..1, linear) and code (nearest) at template indices ``(3, ...)``."""
     t1 = ndimage.map_coordinates(
         tpl.t1, idx, order=1, mode="constant", cval=0.0, output=np.float32, prefilter=False
     )
@@ -239,11 +245,18 @@ def sample_templates(tpl: Templates, template_ras: F32) -> tuple[F32, npt.NDArra
     return t1, code
 
 
-def sample_distance(tpl: Templates, template_ras: F32) -> F32:
-    """Distance outside the brain mask (mm, linear interpolation on 1 mm) at template points."""
-    idx = _indices(tpl.dist_ras_to_index, template_ras)
+def sample_distance(tpl: Templates, idx: F32) -> F32:
+    """Distance outside the brain mask (mm; linear on the 1 mm map) at template indices ``(3, ...)``."""
+    didx = idx * np.float32(0.5)
+    didx += np.float32(tpl.dist_pad)
     d = ndimage.map_coordinates(
-        tpl.dist, idx, order=1, mode="constant", cval=255.0, output=np.float32, prefilter=False
+        tpl.dist, didx, order=1, mode="constant", cval=255.0, output=np.float32, prefilter=False
     )
     d *= np.float32(DIST_STEP_MM)
     return d
+
+
+def ras_to_indices(tpl: Templates, ras: npt.ArrayLike) -> F32:
+    """Template indices ``(3, N)`` of template RAS points ``(N, 3)``."""
+    p = np.asarray(ras, dtype=np.float64).reshape(-1, 3)
+    return np.asarray((p @ tpl.ras_to_index[:, :3].T + tpl.ras_to_index[:, 3]).T, dtype=np.float32)

@@ -69,20 +69,42 @@ def _box(lattice: Lattice, shape: Shape, pad: float = 1.0) -> tuple[slice, slice
 
 def _paint(
     cls: npt.NDArray[np.uint8],
-    x: F32,
     lattice: Lattice,
     shape: Shape,
     value: int,
     where: tuple[int, ...] | None = None,
-) -> None:
+) -> tuple[tuple[slice, slice, slice], npt.NDArray[np.bool_]] | None:
+    """Set ``cls`` to ``value`` inside ``shape`` (only over classes ``where``); return box and mask."""
     sl = _box(lattice, shape)
     if sl is None:
-        return
-    inside = shape.inside(x[(slice(None), *sl)])
+        return None
+    sub_lat = lattice.sub((sl[0].start, sl[1].start, sl[2].start), cls[sl].shape)  # type: ignore[arg-type]
+    inside = shape.inside(sub_lat.coords())
     sub = cls[sl]
     if where is not None:
         inside &= np.isin(sub, where)
     sub[inside] = value
+    return sl, inside
+
+
+def _points(lattice: Lattice, mask: npt.NDArray[np.bool_]) -> F32:
+    """Case RAS coordinates ``(3, N)`` of the lattice points where ``mask`` is true."""
+    idx = np.nonzero(mask)
+    pts = np.empty((3, idx[0].size), dtype=np.float32)
+    for c in range(3):
+        pts[c] = lattice.origin[c] + sum(idx[a] * lattice.steps[a, c] for a in range(3))
+    return pts
+
+
+def _z_coordinate(lattice: Lattice) -> F32:
+    """Case RAS z of every lattice point (separable)."""
+    n = [lattice.axis_values(a) for a in range(3)]
+    st = lattice.steps[:, 2]
+    return np.asarray(
+        (lattice.origin[2] + n[0] * st[0]).astype(np.float32)[:, None, None]
+        + (n[1] * st[1]).astype(np.float32)[None, :, None]
+        + (n[2] * st[2]).astype(np.float32)[None, None, :]
+    )
 
 
 def _classify(t1: F32, code: npt.NDArray[np.uint8], d: F32, z: F32, csf_mm: float) -> npt.NDArray[np.uint8]:
@@ -112,33 +134,35 @@ def render(
 ) -> Rendered:
     """Render ``anatomy`` on ``lattice`` (output grid) for every contrast in ``contrasts``."""
     ev, ns = subslices(lattice, ns)
-    x = ev.coords()
-    tcoords = anatomy.deformation.apply_lattice(ev)
-    t1, code = sample_templates(tpl, tcoords)
-    dist = sample_distance(tpl, tcoords)
-    del tcoords
-    cls = _classify(t1, code, dist, x[2], anatomy.csf_mm)
+    tidx = anatomy.deformation.template_indices(ev, tpl.ras_to_index)
+    t1, code = sample_templates(tpl, tidx)
+    dist = sample_distance(tpl, tidx)
+    del tidx
+    cls = _classify(t1, code, dist, _z_coordinate(ev), anatomy.csf_mm)
     del dist
     soft = (C.BONE, C.SOFT, C.FAT, C.CSF, C.AIR)
+    right = np.zeros(cls.shape, dtype=bool)
     for ear in anatomy.ears:
-        _paint(cls, x, ev, ear.canal, C.CSF, where=soft)
+        _paint(cls, ev, ear.canal, C.CSF, where=soft)
         for nerve in ear.nerves:
-            _paint(cls, x, ev, nerve, C.NERVE, where=(C.CSF,))
-        _paint(cls, x, ev, ear.labyrinth, C.LABYRINTH, where=soft)
-        _paint(cls, x, ev, ear.cochlea, C.COCHLEA)
+            _paint(cls, ev, nerve, C.NERVE, where=(C.CSF,))
+        _paint(cls, ev, ear.labyrinth, C.LABYRINTH, where=soft)
+        painted = _paint(cls, ev, ear.cochlea, C.COCHLEA)
+        if painted is not None and ear.side > 0:
+            right[painted[0]] |= painted[1]
     non_inner = tuple(v for v in C.TISSUES if v not in (C.COCHLEA, C.LABYRINTH))
     if anatomy.tumour is not None:
-        _paint(cls, x, ev, anatomy.tumour.shape, C.VS, where=non_inner)
+        _paint(cls, ev, anatomy.tumour.shape, C.VS, where=non_inner)
         if anatomy.tumour.cysts is not None:
-            _paint(cls, x, ev, anatomy.tumour.cysts, C.CYST, where=(C.VS,))
+            _paint(cls, ev, anatomy.tumour.cysts, C.CYST, where=(C.VS,))
     if anatomy.cavity is not None:
-        _paint(cls, x, ev, anatomy.cavity.shape, C.CAVITY, where=non_inner)
+        _paint(cls, ev, anatomy.cavity.shape, C.CAVITY, where=non_inner)
     brain = (code < OUTSIDE) & ((cls == C.CSF) | (cls == C.GM) | (cls == C.WM))
     t_brain = t1[brain]
     vs = (cls == C.VS) | (cls == C.CYST)
     tex = None
     if vs.any() and anatomy.tumour is not None:
-        tex = _texture(rng, x[:, vs], anatomy.tumour.main_center, anatomy.tumour.texture)
+        tex = _texture(rng, _points(ev, vs), anatomy.tumour.main_center, anatomy.tumour.texture)
     images: dict[str, F32] = {}
     for m, con in contrasts.items():
         img = con.lut[cls]
@@ -147,18 +171,17 @@ def render(
             img[vs] *= tex.astype(np.float32)
         images[m] = _mean(img, ns)
     coch = cls == C.COCHLEA
-    right = x[0] > 0
     stem = (code == BRAINSTEM) & ~vs
     cereb = (code == CEREBELLUM) & ~vs
     label = np.zeros(lattice.shape, dtype=np.uint8)
-    label[_mean(coch, ns) >= 0.5] = 2
-    label[_mean(vs, ns) >= 0.5] = 1
+    label[_majority(coch, ns)] = 2
+    label[_majority(vs, ns)] = 1
     aux = np.zeros(lattice.shape, dtype=np.uint8)
-    aux[_mean(stem, ns) >= 0.5] = 1
-    aux[_mean(cereb, ns) >= 0.5] = 2
+    aux[_majority(stem, ns)] = 1
+    aux[_majority(cereb, ns)] = 2
     aux[label == 1] = 0
     voxel = float(np.prod(np.linalg.norm(lattice.steps, axis=1)))
-    coch_r = (_mean(coch & right, ns) >= 0.5) & (label == 2)
+    coch_r = _majority(coch & right, ns) & (label == 2)
     volumes = {
         "vs": float(np.count_nonzero(label == 1)) * voxel,
         "cochlea_right": float(np.count_nonzero(coch_r)) * voxel,
@@ -178,6 +201,16 @@ def _texture(rng: np.random.Generator, pts: F32, center: npt.NDArray[np.float64]
         r2 = sum((pts[k] - np.float32(c[k])) ** 2 for k in range(3))
         tex += np.float32(amplitude * rng.uniform(-1.0, 1.0)) * np.exp(-r2 / np.float32(s2))
     return tex
+
+
+def _majority(mask: npt.NDArray[np.bool_], ns: int) -> npt.NDArray[np.bool_]:
+    """Per output voxel: more than half of its ``ns`` sub-slices in ``mask``; a tie (even ``ns``)
+    goes to sub-slice ``ns // 2`` (unbiased volume, unlike ``>= 0.5``)."""
+    if ns == 1:
+        return mask
+    frac = _mean(mask, ns)
+    tie = (frac == 0.5) & mask[ns // 2 :: ns]
+    return np.asarray((frac > 0.5) | tie)
 
 
 def _mean(a: npt.NDArray[np.generic], ns: int) -> F32:

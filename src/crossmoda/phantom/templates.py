@@ -65,7 +65,7 @@ class Templates:
         source: Folder the files were read from.
         dist: ``uint8`` distance outside the brain mask on a 1 mm grid (padded by 40 mm), in
             :data:`DIST_STEP_MM` units (for smooth linear interpolation).
-        dist_ras_to_index: 3x4 affine of ``dist``.
+        dist_pad: Padding of ``dist`` in its voxels: ``dist`` index = T1 index / 2 + ``dist_pad``.
     """
 
     t1: npt.NDArray[np.uint8]
@@ -73,7 +73,7 @@ class Templates:
     ras_to_index: npt.NDArray[np.float64]
     source: Path
     dist: npt.NDArray[np.uint8]
-    dist_ras_to_index: npt.NDArray[np.float64]
+    dist_pad: int
 
     @property
     def t1_scale(self) -> float:
@@ -139,9 +139,6 @@ def load_templates() -> Templates:
     fine = np.repeat(np.repeat(np.repeat(core, 2, 0), 2, 1), 2, 2)[: shape[0], : shape[1], : shape[2]]
     outside = ~inside
     code[outside] = fine[outside]
-    aff1 = aff.copy()
-    aff1[:3, :3] *= 2.0
-    aff1[:3, 3] -= aff1[:3, :3] @ np.full(3, float(_PAD))
     logger.info("loaded templates from %s: T1 %s at 0.5 mm", folder, shape)
     return Templates(
         t1=t1,
@@ -149,5 +146,5 @@ def load_templates() -> Templates:
         ras_to_index=ras_to_index,
         source=folder,
         dist=np.clip(np.rint(dist / DIST_STEP_MM), 0, 255).astype(np.uint8),
-        dist_ras_to_index=np.asarray(np.linalg.inv(aff1)[:3, :], dtype=np.float64),
+        dist_pad=_PAD,
     )

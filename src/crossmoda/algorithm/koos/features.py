@@ -224,14 +224,16 @@ def brainstem_features(structures: Structures, frame: CanalFrame, spacing_mm: Sp
 
 def image_features(
     image: npt.NDArray[np.floating] | npt.NDArray[np.integer], structures: Structures, spacing_mm: Spacing,
-    rim_mm: float = 1.5,
+    margin_mm: float = 1.0, rim_mm: float = 1.5,
 ) -> dict[str, float]:
     """Normalised intensity statistics in and around the VS (hrT2: CSF bright, tumour darker).
 
     Intensities are mapped so that the brainstem median is 0 and the image's 99th percentile is 1
-    (the grid median when there is no brainstem). The rim is the shell of non-VS voxels within
-    ``rim_mm`` of the VS; the cleft is the part of the rim within 2 mm of the brainstem (the CSF
-    cleft that separates a grade II tumour from the brainstem), the whole rim when there is none.
+    (the grid median when there is no brainstem). Statistics stay ``margin_mm`` clear of the VS
+    boundary, so a one-voxel segmentation error barely moves them: the core is the VS more than
+    ``margin_mm`` inside (the whole VS when that is empty); the rim the non-VS voxels between
+    ``margin_mm`` and ``margin_mm + rim_mm`` outside; the cleft the part of the rim within 2 mm of
+    the brainstem (the CSF cleft of a grade II tumour), the whole rim when there is none.
     """
     img = np.asarray(image, dtype=np.float64)
     names = IMAGE_FEATURES
@@ -241,8 +243,11 @@ def image_features(
     high = float(np.percentile(img, 99))
     scale = high - low if high - low > 1e-6 else 1.0
     norm = (img - low) / scale
-    inside = norm[structures.vs]
-    rim_mask = (_edt_to(structures.vs, spacing_mm) <= rim_mm) & ~structures.vs
+    depth = ndimage.distance_transform_edt(np.pad(structures.vs, 1), sampling=spacing_mm)[1:-1, 1:-1, 1:-1]
+    core = structures.vs & (depth > margin_mm)
+    inside = norm[core] if core.any() else norm[structures.vs]
+    outside = _edt_to(structures.vs, spacing_mm)
+    rim_mask = (outside > margin_mm) & (outside <= margin_mm + rim_mm)
     rim = norm[rim_mask] if rim_mask.any() else inside
     if structures.brainstem.any():
         cleft_mask = rim_mask & (_edt_to(structures.brainstem, spacing_mm) <= 2.0)

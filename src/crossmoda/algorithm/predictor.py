@@ -1,0 +1,78 @@
+"""One callable per model folder: hrT2 image -> labels on its grid + Koos grade.
+
+Glues the segmentation API (:mod:`crossmoda.algorithm.inference`) and the Koos grader
+(:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.runner.CasePredictor`
+the container runner drives. A model folder holds the segmenter files described in
+:mod:`crossmoda.algorithm.inference` plus ``koos_model.json`` (the grader, plain JSON).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from crossmoda.algorithm.inference import Model, ModelError, load_model, predict_case
+from crossmoda.algorithm.inference import shipped_model_dir as _shipped_model_dir
+from crossmoda.algorithm.koos.model import KoosModel, load_koos_model, predict_koos
+from crossmoda.algorithm.runner import CaseOutput, CasePredictor
+from crossmoda.core.io import Geometry
+
+__all__ = ["KOOS_MODEL_FILE", "SegmentAndGrade", "shipped_model_dir", "make_case_predictor"]
+
+KOOS_MODEL_FILE = "koos_model.json"
+
+
+def shipped_model_dir(name: str = "adapted") -> Path:
+    """Folder of a model shipped with the package: ``adapted`` or ``no_adaptation``."""
+    return _shipped_model_dir(name)
+
+
+class SegmentAndGrade:
+    """Segment one hrT2 image, then grade its Koos from the predicted structures and the image."""
+
+    def __init__(self, model: Model, koos: KoosModel, tta: bool = False) -> None:
+        self.model = model
+        self.koos = koos
+        self.tta = tta
+
+    def __call__(self, image: sitk.Image) -> CaseOutput:
+        """Labels (1 VS, 2 cochlea) on the input grid, Koos grade and probabilities, timings."""
+        pred = predict_case(image, self.model, tta=self.tta)
+        start = time.perf_counter()
+        array = sitk.GetArrayViewFromImage(image)
+        koos = predict_koos(pred.labels, pred.aux, np.asarray(array, dtype=np.float32),
+                            Geometry.from_image(image).spacing_mm, self.koos)
+        timings = dict(pred.timings_s)
+        timings["koos"] = time.perf_counter() - start
+        timings["total"] = timings.get("total", 0.0) + timings["koos"]
+        return CaseOutput(
+            labels=pred.labels,
+            koos_grade=koos.grade,
+            koos_probabilities=list(koos.probabilities),
+            timings_s=timings,
+            extra={"vs_probability": pred.vs_probability, "localisation": pred.localisation,
+                   "koos_features": koos.features},
+        )
+
+
+def make_case_predictor(
+    model_dir: str | Path, device: str = "auto", tta: bool = False
+) -> tuple[CasePredictor, str]:
+    """Load a model folder (segmenter + Koos grader) once; return the predictor and its device.
+
+    Raises:
+        ModelError: the folder is not a valid model for this code (the message says why).
+    """
+    root = Path(model_dir)
+    model = load_model(root, device=device)
+    koos_path = root / KOOS_MODEL_FILE
+    if not koos_path.is_file():
+        raise ModelError(root, f"{KOOS_MODEL_FILE} missing: the model folder has no Koos grader")
+    try:
+        koos = load_koos_model(koos_path)
+    except (ValueError, KeyError) as err:
+        raise ModelError(koos_path, f"invalid Koos grader: {err}") from None
+    return SegmentAndGrade(model, koos, tta=tta), str(model.device)
