@@ -20,6 +20,11 @@ __all__ = [
 
 MODES: tuple[str, ...] = ("adapted", "no_adaptation", "supervised")
 
+INVERT_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
+"""Default contrast-inversion augmentation per mode: part of the adaptation (hrT2 shows fluid
+bright and the tumour darker, the reverse of ceT1), so the no-adaptation baseline and the
+supervised upper bound, which know nothing of / already see the target contrast, go without it."""
+
 CLASS_NAMES: tuple[str, ...] = ("background", "VS", "cochlea", "brainstem", "cerebellum")
 """Segmenter output channels: 1-2 from ``_Label`` (LABELS_2022), 3-4 from ``_Aux`` (AUX_LABELS)."""
 
@@ -60,6 +65,7 @@ class TranslateConfig:
     lambda_identity: float = 0.5
     lambda_seg: float = 1.0
     label_patch_fraction: float = 0.6
+    target_prior_fraction: float = 0.6
     log_every: int = 50
     checkpoint_every: int = 200
 
@@ -78,6 +84,8 @@ class SegmentConfig:
     augment: bool = True
     checkpoint_every: int = 100
     sw_overlap: float = 0.25
+    invert_prob: float | None = None
+    """Chance of a contrast-inverted training patch; ``None``: :data:`INVERT_PROB` of the mode."""
 
 
 @dataclass
@@ -143,9 +151,13 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, updated by a JSON file (partial allowed), then by ``overrides`` (top level)."""
+    """Defaults, updated by a JSON file (partial allowed), then by ``overrides`` (top level);
+    mode-dependent defaults (``segment.invert_prob``) resolved for the final mode."""
     data: dict[str, Any] = {}
     if path is not None:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return config_from_dict(data)
+    cfg = config_from_dict(data)
+    if cfg.segment.invert_prob is None:
+        cfg.segment.invert_prob = INVERT_PROB[cfg.mode]
+    return cfg

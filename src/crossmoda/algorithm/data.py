@@ -99,11 +99,20 @@ def sample_patch(
 
 
 def augment_patch(
-    img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator
+    img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator,
+    invert_prob: float = 0.0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """Spatial (left-right flip, small in-plane rotation and scaling) and intensity (gamma,
-    contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms."""
+    contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms.
+
+    ``invert_prob``: chance of negating the (z-scored) patch first, a contrast prior for the
+    adaptation to hrT2, where fluid (CSF, cochlea) is bright and the tumour darker than it, the
+    reverse of ceT1.
+    """
     from monai.transforms import Affine, GaussianSmooth
+
+    if invert_prob > 0 and rng.random() < invert_prob:
+        img = -img
 
     if rng.random() < 0.5:  # both sides have canals: a mirrored head is a plausible head
         img, lbl = img[:, :, ::-1], lbl[:, :, ::-1]
@@ -140,6 +149,7 @@ def patch_batches(
     rng: np.random.Generator,
     fg_fraction: float,
     augment: bool,
+    invert_prob: float = 0.0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches ``(image (B, 1, z, y, x) float32, label (B, 1, z, y, x) int64)``."""
     if not volumes:
@@ -150,7 +160,7 @@ def patch_batches(
             vol = volumes[int(rng.integers(len(volumes)))]
             img, lbl = sample_patch(vol, patch, rng, fg_fraction)
             if augment:
-                img, lbl = augment_patch(img, lbl, rng)
+                img, lbl = augment_patch(img, lbl, rng, invert_prob)
             imgs.append(img)
             lbls.append(lbl)
         yield (

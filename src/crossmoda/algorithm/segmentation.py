@@ -128,7 +128,8 @@ def train_segmenter(
     model = wrap_ddp(net, device)
     rank, _ = world()
     rng = np.random.default_rng([seed, rank, start])
-    batches = patch_batches(volumes, cfg.patch, cfg.batch_size, rng, cfg.foreground_fraction, cfg.augment)
+    batches = patch_batches(volumes, cfg.patch, cfg.batch_size, rng, cfg.foreground_fraction, cfg.augment,
+                            invert_prob=cfg.invert_prob or 0.0)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)

@@ -138,17 +138,27 @@ def build_translation_nets(cfg: TranslateConfig) -> dict[str, nn.Module]:
 
 
 def _slice_patches(
-    vols: Sequence[Volume], n: int, patch: int, rng: np.random.Generator, label_frac: float
+    vols: Sequence[Volume], n: int, patch: int, rng: np.random.Generator, label_frac: float,
+    prior: Sequence[Volume] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` axial ``patch x patch`` patches ``(n, 1, P, P)`` and their labels (0 bg, 1 VS, 2 cochlea)."""
+    """``n`` axial ``patch x patch`` patches ``(n, 1, P, P)`` and their labels (0 bg, 1 VS, 2 cochlea).
+
+    A fraction ``label_frac`` of the patches is centred (with jitter) on a VS or cochlea voxel:
+    of the volume itself, or, with ``prior`` (labelled volumes on the same crop grid), on a voxel
+    of a random ``prior`` volume, a location prior for unlabelled volumes. The crops are centred
+    on both canals, so the prior lands near the canals, where a target tumour and the cochleas
+    lie; the discriminator then sees real hrT2 canal regions as often as translated ones.
+    """
     imgs, lbls = [], []
     for _ in range(n):
         v = vols[int(rng.integers(len(vols)))]
         z_n, y_n, x_n = v.image.shape
-        fg = [c for c in (1, 2) if len(v.fg_index[c])]
+        where = v if prior is None else prior[int(rng.integers(len(prior)))]
+        fg = [c for c in (1, 2) if len(where.fg_index[c])]
         if fg and rng.random() < label_frac:
-            pts = v.fg_index[fg[int(rng.integers(len(fg)))]]
+            pts = where.fg_index[fg[int(rng.integers(len(fg)))]]
             z, yc, xc = pts[int(rng.integers(len(pts)))]
+            z = min(int(z), z_n - 1)
             jitter = rng.integers(-patch // 4, patch // 4 + 1, size=2)
             y0 = int(np.clip(yc - patch // 2 + jitter[0], 0, max(y_n - patch, 0)))
             x0 = int(np.clip(xc - patch // 2 + jitter[1], 0, max(x_n - patch, 0)))
@@ -226,7 +236,8 @@ def train_translation(
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * frac
         real_a, lbl_a = _slice_patches(source, cfg.batch_size, cfg.patch, rng, cfg.label_patch_fraction)
-        real_b, _ = _slice_patches(target, cfg.batch_size, cfg.patch, rng, 0.0)
+        real_b, _ = _slice_patches(target, cfg.batch_size, cfg.patch, rng, cfg.target_prior_fraction,
+                                   prior=source)
         real_a, lbl_a, real_b = real_a.to(device), lbl_a.to(device), real_b.to(device)
         # generators (+ structure term through S)
         fake_b, fake_a = G_A(real_a), G_B(real_b)
