@@ -91,9 +91,31 @@ def _imblearn_mamae(y: list[int], p: list[int]) -> float | None:
     return float(macro_averaged_mean_absolute_error(y, p))
 
 
+def predict_test(model_dir: Path, data: Path, out_dir: Path, device: str = "cpu") -> Path:
+    """``<case>_Label`` + ``<case>_Aux`` of a model folder on every ``data/test`` hrT2, through
+    :func:`crossmoda.algorithm.inference.predict_case` (what the container runs); existing
+    predictions are kept."""
+    from tqdm import tqdm
+
+    from crossmoda.algorithm.inference import load_model, predict_case
+    from crossmoda.core.cases import discover_cases
+    from crossmoda.core.io import read_image, write_image
+
+    model = load_model(model_dir, device=device)
+    for case, path in tqdm(discover_cases(data / "test", "hrT2").files.items(), desc="predict test"):
+        if (out_dir / f"{case}_Aux.nii.gz").is_file():
+            continue
+        pred = predict_case(read_image(path), model)
+        write_image(pred.label_image(), out_dir / f"{case}_Label.nii.gz")
+        write_image(pred.aux_image(), out_dir / f"{case}_Aux.nii.gz")
+    return out_dir
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; returns the results (also written to ``OUTPUT/bench_koos.json``)."""
     data, out = Path(args.data), Path(args.output)
+    if args.model is not None and args.test_labels is None:
+        args.test_labels = predict_test(args.model, data, out / "test_predictions")
     train_cases = _cases(data, "source_training", args.source_labels, args.source_images)
     test_cases = _cases(data, "test", args.test_labels, None)
     logger.info("%d training cases, %d test cases", len(train_cases), len(test_cases))
@@ -182,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-images", type=Path, default=None, help="pseudo-hrT2 of the source cases")
     parser.add_argument("--test-labels", type=Path, default=None,
                         help="segmenter predictions on the test hrT2 (<case>_Label [+_Aux])")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model folder: predict the test hrT2 with it (into OUTPUT/test_predictions)")
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)

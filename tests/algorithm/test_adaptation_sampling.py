@@ -1,4 +1,4 @@
-"""Patch sampling of the translation stage: own labels, and the location prior for unlabelled crops."""
+"""Adaptation helpers: translation patch sampling (own labels, location prior) and contrast inversion."""
 
 from __future__ import annotations
 
@@ -38,3 +38,28 @@ def test_own_labels_centre_source_patches() -> None:
     imgs, lbls = _slice_patches([vol], 16, 16, np.random.default_rng(1), 1.0)
     assert all(int(lbl.max()) == 2 for lbl in lbls)
     assert all(float(img.max()) == 10.0 for img in imgs)
+
+
+def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
+    from crossmoda.algorithm.config import INVERT_PROB, load_config
+    from crossmoda.algorithm.data import augment_patch
+
+    img = np.linspace(-1.0, 1.0, 4 * 8 * 8, dtype=np.float32).reshape(4, 8, 8)
+    lbl = np.zeros(img.shape, dtype=np.uint8)
+    lbl[1:3, 2:5, 2:5] = 1
+    rng = np.random.default_rng(3)
+    inverted = 0
+    for _ in range(40):
+        out, out_lbl = augment_patch(img, lbl, rng, invert_prob=1.0)
+        assert out.shape == img.shape and out_lbl.shape == lbl.shape
+        # every augmentation after the inversion keeps the order of intensities up to noise:
+        # an inverted patch is anti-correlated with the input (left-right flips aside)
+        flipped = img[:, :, ::-1]
+        r = max(np.corrcoef(out.ravel(), img.ravel())[0, 1], np.corrcoef(out.ravel(), flipped.ravel())[0, 1])
+        inverted += r < 0
+    assert inverted == 40
+    assert load_config(None, {"mode": "adapted"}).segment.invert_prob == INVERT_PROB["adapted"] > 0
+    assert load_config(None, {"mode": "no_adaptation"}).segment.invert_prob == 0.0
+    assert load_config(None, {"mode": "supervised"}).segment.invert_prob == 0.0
+    explicit = load_config(None, {"mode": "adapted", "segment": {"invert_prob": 0.1}})
+    assert explicit.segment.invert_prob == 0.1
