@@ -88,6 +88,13 @@ def test_contrast_ordering(split: str, site: str, koos: int) -> None:
     assert t2[coch].mean() > t2[vs].mean()
     assert t2[csf].mean() > t2[vs].mean()
     assert t1[vs].mean() > t1[wm].mean() > t1[csf].mean()
+    # The cochlea sits in the otic capsule: its fluid stands out against the bone around it in
+    # both contrasts (brighter on hrT2 by far; on ceT1 grey against black), so it can be learned.
+    from scipy import ndimage
+
+    ring = ndimage.binary_dilation(coch, iterations=2) & ~coch & ~vs
+    assert t2[coch].mean() > 2.0 * t2[ring].mean()
+    assert t1[coch].mean() > 1.3 * t1[ring].mean()
 
 
 def test_api_matches_written_files(dataset: Path) -> None:

@@ -41,6 +41,10 @@ EXTRAMEATAL_MIN_MM = 3.0
 _LOCAL_STEP_MM = 0.7
 
 
+OTIC_CAPSULE_MM = 1.5
+"""Thickness of the bone shell around the cochlea in mm."""
+
+
 @dataclass(frozen=True)
 class Ear:
     """The internal auditory canal and inner ear of one side (case RAS mm).
@@ -62,6 +66,12 @@ class Ear:
     def fundus(self) -> F64:
         """Lateral end of the canal."""
         return np.asarray(self.porus + self.length * self.axis, dtype=np.float64)
+
+    @property
+    def otic_capsule(self) -> Polyline:
+        """The dense bone around the cochlea: its spiral thickened by :data:`OTIC_CAPSULE_MM`
+        (filling the modiolus), so the cochlear fluid stands out against bone as on real MRI."""
+        return Polyline(nodes=self.cochlea.nodes, radii=self.cochlea.radii + OTIC_CAPSULE_MM)
 
 
 @dataclass(frozen=True)

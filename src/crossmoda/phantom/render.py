@@ -142,6 +142,14 @@ def render(
     del dist
     soft = (C.BONE, C.SOFT, C.FAT, C.CSF, C.AIR)
     right = np.zeros(cls.shape, dtype=bool)
+    # The otic capsule first (canal, labyrinth and cochlea cut through it), also where the warped
+    # template puts cerebrum next to the cochlea; the brainstem and cerebellum keep their tissue.
+    before = cls.copy()
+    for ear in anatomy.ears:
+        _paint(cls, ev, ear.otic_capsule, C.BONE, where=(*soft, C.GM, C.WM))
+    keep = (code == BRAINSTEM) | (code == CEREBELLUM)
+    cls[keep] = before[keep]
+    del before, keep
     for ear in anatomy.ears:
         _paint(cls, ev, ear.canal, C.CSF, where=soft)
         for nerve in ear.nerves:
