@@ -55,10 +55,18 @@ def png_bytes(fig: Figure) -> bytes:
 
 
 def _set_value_axis(ax: Any, values: npt.NDArray[np.float64], unit: str, label: str) -> None:
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
     if unit == "mm" and np.all(values > 0):
         ax.set_xscale("log")
+        # plain numbers on the decades only: a narrow range otherwise fills with 1.3x10^1 labels
+        ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     elif unit == "mm":
         ax.set_xscale("symlog", linthresh=0.1)
+    elif np.all((values >= 0) & (values <= 1)):
+        ax.set_xlim(-0.03, 1.03)  # Dice-like scores on their whole range: comparable across panels
     ax.set_xlabel(f"{label} ({unit})" if unit else label)
     ax.grid(axis="x", color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
