@@ -36,6 +36,29 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # ru_maxrss is in KiB on Linux
 
 
+def _pad_slices(images: Path, labels: Path, out: Path, slices: int) -> tuple[Path, Path]:
+    """Copies of the hrT2 images (and labels) mirror-padded along z to at least ``slices`` slices,
+    so the benchmark runs at the 512 x 512 x 120 size of the acceptance (the phantom's ``full``
+    hrT2 has 55-61 slices). Geometry stays consistent: the origin moves with the padding."""
+    import SimpleITK as sitk
+
+    from crossmoda.core.cases import discover_cases
+    from crossmoda.core.io import read_image, write_image
+
+    for kind, folder, modality in (("test", images, "hrT2"), ("test_labels", labels, "Label")):
+        for path in discover_cases(folder, modality).files.values():
+            img = read_image(path)
+            extra = max(0, slices - img.GetSize()[2])
+            lo, hi = extra // 2, extra - extra // 2
+            padded = sitk.MirrorPad(img, [0, 0, lo], [0, 0, hi]) if extra else img
+            if modality == "Label" and extra:  # labels: the mirrored copies would duplicate structures
+                padded = sitk.ConstantPad(img, [0, 0, lo], [0, 0, hi], 0)
+            write_image(padded, out / kind / path.name)
+        if (folder / "koos.csv").is_file():
+            (out / kind / "koos.csv").write_bytes((folder / "koos.csv").read_bytes())
+    return out / "test", out / "test_labels"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when every case ran within the limits."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -45,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ground-truth", type=Path, default=None, help="labels folder, to score the run")
     parser.add_argument("--cases", type=int, default=4, help="cases of the generated full test set")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--min-slices", type=int, default=120,
+                        help="mirror-pad generated hrT2 to at least this many slices (0: off)")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: shipped adapted)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tta", action="store_true")
@@ -62,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             generate_dataset(data, PhantomConfig(source=0, target=0, validation=0, test=args.cases,
                                                  seed=args.seed, preset="full"))
         input_dir, truth = data / "test", truth or data / "test_labels"
+        if args.min_slices:
+            input_dir, truth = _pad_slices(input_dir, truth, args.work / "padded", args.min_slices)
 
     start = time.perf_counter()
     from crossmoda.algorithm.cli import AlgorithmConfig, resolve_model_dir
