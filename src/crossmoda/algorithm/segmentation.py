@@ -132,8 +132,10 @@ def train_segmenter(
                             invert_prob=cfg.invert_prob or 0.0)
     weight = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
     if weight.numel() != len(CLASS_NAMES):
-        raise ValueError(f"class_weights needs {len(CLASS_NAMES)} values {CLASS_NAMES}, got {cfg.class_weights}")
-    # MONAI >= 1.4: ``weight`` weighs the classes in both the cross-entropy and the Dice term
+        raise ValueError(
+            f"class_weights needs {len(CLASS_NAMES)} values {CLASS_NAMES}, got {cfg.class_weights}"
+        )
+    # MONAI >= 1.5: ``weight`` weighs the classes in both the cross-entropy and the Dice term
     # (background excluded from the latter).
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True, weight=weight)
     use_amp = device.type == "cuda"
