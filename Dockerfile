@@ -52,7 +52,9 @@ FROM python-deps AS evaluation-build
 COPY --from=requirements /reqs/evaluation.txt /reqs/
 RUN /opt/venv/bin/pip install -q -r /reqs/evaluation.txt
 COPY --from=wheel /dist /dist
+# The shipped model weights belong to the algorithm image only.
 RUN /opt/venv/bin/pip install -q --no-deps --force-reinstall /dist/*.whl \
+ && rm -rf /opt/venv/lib/python3*/site-packages/crossmoda/algorithm/models \
  && /opt/venv/bin/pip uninstall -y -q pip setuptools \
  && find /opt/venv/lib -type d -name tests -path "*/site-packages/*" -prune -exec rm -rf {} +
 
@@ -60,7 +62,9 @@ FROM python-deps AS ranking-build
 COPY --from=requirements /reqs/ranking.txt /reqs/
 RUN /opt/venv/bin/pip install -q -r /reqs/ranking.txt
 COPY --from=wheel /dist /dist
+# The shipped model weights belong to the algorithm image only.
 RUN /opt/venv/bin/pip install -q --no-deps --force-reinstall /dist/*.whl \
+ && rm -rf /opt/venv/lib/python3*/site-packages/crossmoda/algorithm/models \
  && /opt/venv/bin/pip uninstall -y -q pip setuptools \
  && find /opt/venv/lib -type d -name tests -path "*/site-packages/*" -prune -exec rm -rf {} +
 
