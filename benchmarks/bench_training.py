@@ -44,23 +44,46 @@ ROWS = (
 )
 
 
-def evaluate_on_split(model_dir: Path, data: Path, split: str, device: str) -> dict[str, Any]:
-    """Per-case Dice/ASSD of a model folder on ``data/<split>`` vs ``data/<split>_labels``."""
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(model_dir: str, device: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER["model"] = load_model(Path(model_dir), device=device)
+
+
+def _score_case(args: tuple[str, str, str]) -> tuple[str, dict[str, float], float]:
+    case, image_path, label_path = args
+    t0 = time.perf_counter()
+    pred = predict_case(read_image(image_path), _WORKER["model"])
+    seconds = time.perf_counter() - t0
+    ref, geo = read_label_map(label_path, LABELS_2022)
+    config = CaseConfig(LABELS_2022, metrics=("Dice", "ASSD"))
+    return case, evaluate_arrays(pred.labels, ref, geo.spacing_mm, config), seconds
+
+
+def evaluate_on_split(
+    model_dir: Path, data: Path, split: str, device: str, workers: int = 1
+) -> dict[str, Any]:
+    """Per-case Dice/ASSD of a model folder on ``data/<split>`` vs ``data/<split>_labels``
+    (``workers`` processes, one torch thread each)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from tqdm import tqdm
 
-    model = load_model(model_dir, device=device)
-    config = CaseConfig(LABELS_2022, metrics=("Dice", "ASSD"))
+    jobs = [(case, str(path), str(data / f"{split}_labels" / f"{case}_Label.nii.gz"))
+            for case, path in discover_cases(data / split, "hrT2").files.items()]
     cases: dict[str, dict[str, float]] = {}
     seconds = []
-    for case, path in tqdm(
-        discover_cases(data / split, "hrT2").files.items(), desc=f"{model_dir.parent.name}"
-    ):
-        t0 = time.perf_counter()
-        pred = predict_case(read_image(path), model)
-        seconds.append(time.perf_counter() - t0)
-        ref, geo = read_label_map(data / f"{split}_labels" / f"{case}_Label.nii.gz", LABELS_2022)
-        cases[case] = evaluate_arrays(pred.labels, ref, geo.spacing_mm, config)
-    cols = config.columns()
+    with ProcessPoolExecutor(max(1, workers), initializer=_init_worker,
+                             initargs=(str(model_dir), device)) as pool:
+        for case, scores, secs in tqdm(pool.map(_score_case, jobs), total=len(jobs),
+                                       desc=f"{model_dir.parent.name}"):
+            cases[case] = scores
+            seconds.append(secs)
+    cols = CaseConfig(LABELS_2022, metrics=("Dice", "ASSD")).columns()
     return {
         "cases": cases,
         "mean": {c: float(np.mean([v[c] for v in cases.values()])) for c in cols},
@@ -143,11 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline", type=Path, default=None, help="finished baseline run (default WORK/baseline)"
     )
     p.add_argument("--generate", action="store_true", help="generate the phantom into --data first")
+    p.add_argument("--evaluate-only", action="store_true",
+                   help="train nothing: evaluate the runs' stage model folders as they are")
     p.add_argument("--source", type=int, default=40)
     p.add_argument("--target", type=int, default=40)
     p.add_argument("--test", type=int, default=20)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="processes for the test-set evaluation")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.generate and not args.data.is_dir():
@@ -173,11 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     modes = {"adapted": "adapted", "baseline": "no_adaptation", "supervised": "supervised"}
     summaries = {}
     for name in ("adapted", "baseline", "supervised"):
+        if args.evaluate_only:
+            summary = runs[name] / "summary.json"
+            summaries[name] = json.loads(summary.read_text()) if summary.is_file() else {}
+            continue
         share = runs["adapted"] if name != "adapted" else None
         summaries[name] = _run(args.data, runs[name], args.config, modes[name], args.device, args.seed, share)
     results: dict[str, Any] = {"rows": {}, "seconds": {k: _stage_seconds(v) for k, v in summaries.items()}}
     for row, run, stage in ROWS:
-        res = evaluate_on_split(runs[run] / stage / "model", args.data, "test", args.device)
+        res = evaluate_on_split(runs[run] / stage / "model", args.data, "test", args.device, args.workers)
         results["rows"][row] = res
     done = json.loads((runs["adapted"] / "translate" / "done.json").read_text())
     results["translation_quality"] = done.get("quality_mean", {})
