@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="processes for the test-set evaluation")
+    p.add_argument("--rows", nargs="+", default=None, choices=["1", "2", "3", "4"],
+                   help="evaluate only these rows (the others' results are kept from an earlier run)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.generate and not args.data.is_dir():
@@ -206,7 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         share = runs["adapted"] if name != "adapted" else None
         summaries[name] = _run(args.data, runs[name], args.config, modes[name], args.device, args.seed, share)
     results: dict[str, Any] = {"rows": {}, "seconds": {k: _stage_seconds(v) for k, v in summaries.items()}}
+    previous = args.work / "bench_training.json"
+    if args.rows and previous.is_file():  # evaluate some rows, keep the others' earlier results
+        results["rows"] = dict(json.loads(previous.read_text())["rows"])
     for row, run, stage in ROWS:
+        if args.rows and row.split()[0] not in args.rows:
+            continue
+        if not (runs[run] / stage / "model" / "model.json").is_file():
+            logger.warning("row %r: %s has no model, skipped", row, runs[run] / stage)
+            continue
         res = evaluate_on_split(runs[run] / stage / "model", args.data, "test", args.device, args.workers)
         results["rows"][row] = res
     done = json.loads((runs["adapted"] / "translate" / "done.json").read_text())
