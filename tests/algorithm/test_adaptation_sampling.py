@@ -63,3 +63,24 @@ def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
     assert load_config(None, {"mode": "supervised"}).segment.invert_prob == 0.0
     explicit = load_config(None, {"mode": "adapted", "segment": {"invert_prob": 0.1}})
     assert explicit.segment.invert_prob == 0.1
+
+
+def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
+    from crossmoda.algorithm.config import REMAP_PROB, load_config
+    from crossmoda.algorithm.data import random_curve
+
+    rng = np.random.default_rng(0)
+    # three "tissues" of intensity -1, 0, 1
+    img = np.repeat(np.array([-1.0, 0.0, 1.0], dtype=np.float32), 100).reshape(3, 10, 10)
+    orders = set()
+    for _ in range(30):
+        out = random_curve(img, rng)
+        assert out.shape == img.shape and out.dtype == np.float32
+        means = [float(out[k].mean()) for k in range(3)]
+        # equal intensities stay equal (a pure intensity map), and the result is z-scored
+        assert all(float(out[k].std()) < 1e-5 for k in range(3))
+        assert abs(float(out.mean())) < 1e-5 and abs(float(out.std()) - 1.0) < 1e-4
+        orders.add(tuple(np.argsort(means)))
+    assert len(orders) >= 4  # non-monotone curves: tissues change order
+    assert load_config(None, {"mode": "adapted"}).segment.remap_prob == REMAP_PROB["adapted"] > 0
+    assert load_config(None, {"mode": "no_adaptation"}).segment.remap_prob == 0.0

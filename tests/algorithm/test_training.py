@@ -76,13 +76,39 @@ def test_largest_components_and_one_cochlea_per_side() -> None:
     assert kept.sum() == 7 and kept[0, 2, 0:4].all() and kept[0, 0, 8:11].all()
 
 
+def test_vs_component_keeps_the_tumour_next_to_a_cochlea() -> None:
+    from crossmoda.algorithm.postprocess import vs_component
+
+    shape = (10, 40, 40)
+    cochlea = np.zeros(shape, dtype=bool)
+    cochlea[5, 20, 2:4] = True
+    vs = np.zeros(shape, dtype=bool)
+    vs[5, 20, 9:12] = True  # 3 voxels; gap 6 voxels = 6 mm at 1 mm, 12 mm at 2 mm in x
+    vs[2:8, 30:38, 25:35] = True  # a larger false positive, >= 20 mm away
+    prob = vs.astype(np.float32)
+    kept = vs_component(vs, prob, cochlea, (1.0, 1.0, 1.0), max_distance_mm=10.0)
+    assert kept.sum() == 3 and kept[5, 20, 9:12].all()
+    # distance is measured in mm: at 2 mm in-plane the gap is 12 mm > 10 mm -> no tumour
+    assert not vs_component(vs, prob, cochlea, (1.0, 2.0, 2.0), max_distance_mm=10.0).any()
+    # without a predicted cochlea, the largest component
+    assert vs_component(vs, prob, np.zeros(shape, bool), (1.0, 1.0, 1.0)).sum() == 6 * 8 * 10
+    # nearest of two candidates in reach: the larger probability mass wins
+    vs2 = vs.copy()
+    vs2[5, 24:26, 4:6] = True
+    prob2 = np.where(vs2, 0.8, 0.0).astype(np.float32)  # 4 voxels x 0.8 = 3.2
+    prob2[5, 20, 9:12] = 0.9  # 3 voxels x 0.9 = 2.7
+    kept2 = vs_component(vs2, prob2, cochlea, (1.0, 1.0, 1.0), max_distance_mm=10.0)
+    assert kept2.sum() == 4 and kept2[5, 24:26, 4:6].all()
+
+
 def test_clean_labels_and_pseudo_label_selection() -> None:
     arg = np.zeros((2, 4, 10), dtype=np.uint8)
     arg[0, 0, 0:3] = 1
     arg[1, 3, 9] = 1  # stray VS voxel, removed
     arg[0, 2, 1] = 2
     arg[0, 2, 8] = 2
-    cleaned = clean_labels(arg)
+    probs = np.eye(5, dtype=np.float32)[arg].transpose(3, 0, 1, 2)
+    cleaned = clean_labels(probs, (1.0, 1.0, 1.0))
     assert (cleaned == 1).sum() == 3 and (cleaned == 2).sum() == 2
     image = np.zeros(arg.shape, dtype=np.float32)
     labels = [

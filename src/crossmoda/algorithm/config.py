@@ -9,6 +9,8 @@ from typing import Any
 
 __all__ = [
     "CLASS_NAMES",
+    "INVERT_PROB",
+    "REMAP_PROB",
     "PreprocessConfig",
     "TranslateConfig",
     "SegmentConfig",
@@ -24,6 +26,11 @@ INVERT_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervis
 """Default contrast-inversion augmentation per mode: part of the adaptation (hrT2 shows fluid
 bright and the tumour darker, the reverse of ceT1), so the no-adaptation baseline and the
 supervised upper bound, which know nothing of / already see the target contrast, go without it."""
+
+REMAP_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
+"""Default random intensity-curve augmentation per mode (:func:`~crossmoda.algorithm.data.random_curve`):
+it makes the segmenter trained on pseudo-hrT2 robust to the translation's residual contrast
+errors; part of the adaptation, so the baseline and the upper bound go without it."""
 
 CLASS_NAMES: tuple[str, ...] = ("background", "VS", "cochlea", "brainstem", "cerebellum")
 """Segmenter output channels: 1-2 from ``_Label`` (LABELS_2022), 3-4 from ``_Aux`` (AUX_LABELS)."""
@@ -54,6 +61,8 @@ class PreprocessConfig:
 class TranslateConfig:
     """Unpaired ceT1 -> hrT2 CycleGAN on 2D axial patches of the crops."""
 
+    generator: str = "resnet"
+    """``resnet`` (Zhu et al.'s c7s1/d/R/u generator) or ``local`` (small receptive field)."""
     patch: int = 64
     batch_size: int = 4
     iterations: int = 1200
@@ -89,6 +98,8 @@ class SegmentConfig:
     cochlea (0.2 % of a patch's voxels) is not learned at all in a CPU budget of iterations."""
     invert_prob: float | None = None
     """Chance of a contrast-inverted training patch; ``None``: :data:`INVERT_PROB` of the mode."""
+    remap_prob: float | None = None
+    """Chance of a random intensity curve on a training patch; ``None``: :data:`REMAP_PROB` of the mode."""
 
 
 @dataclass
@@ -155,7 +166,8 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, updated by a JSON file (partial allowed), then by ``overrides`` (top level);
-    mode-dependent defaults (``segment.invert_prob``) resolved for the final mode."""
+    mode-dependent defaults (``segment.invert_prob``, ``segment.remap_prob``) resolved for the
+    final mode."""
     data: dict[str, Any] = {}
     if path is not None:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -163,4 +175,6 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     cfg = config_from_dict(data)
     if cfg.segment.invert_prob is None:
         cfg.segment.invert_prob = INVERT_PROB[cfg.mode]
+    if cfg.segment.remap_prob is None:
+        cfg.segment.remap_prob = REMAP_PROB[cfg.mode]
     return cfg

@@ -22,7 +22,15 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-__all__ = ["Volume", "read_index", "load_split", "sample_patch", "augment_patch", "patch_batches"]
+__all__ = [
+    "Volume",
+    "read_index",
+    "load_split",
+    "sample_patch",
+    "random_curve",
+    "augment_patch",
+    "patch_batches",
+]
 
 FG_CLASSES = (1, 2)
 
@@ -98,20 +106,44 @@ def sample_patch(
     return img, lbl
 
 
+def random_curve(
+    img: npt.NDArray[np.float32], rng: np.random.Generator, knots: int = 6
+) -> npt.NDArray[np.float32]:
+    """Map intensities through a random piecewise-linear curve, then z-score again.
+
+    The curve has ``knots`` equally spaced knots over the 1st-99th percentile range with heights
+    drawn uniformly in [0, 1], so it can be non-monotone (tissues change order, as between ceT1
+    and hrT2): the random intensity remapping of domain-generalisation work (Bezier-curve
+    augmentation, Zhou et al. 2019; intensity remapping, Meyer et al. 2020). MONAI's
+    ``RandIntensityRemap`` draws its curve over the *unique values*, which for a continuous
+    image is noise, hence this version. ``img``: ``(z, y, x)`` float32.
+    """
+    lo, hi = np.percentile(img, [1.0, 99.0])
+    if hi <= lo:
+        return img
+    xs = np.linspace(lo, hi, knots)
+    ys = rng.uniform(0.0, 1.0, knots)
+    out = np.interp(img, xs, ys).astype(np.float32)
+    std = float(out.std())
+    return ((out - out.mean()) / max(std, 1e-6)).astype(np.float32)
+
+
 def augment_patch(
     img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator,
-    invert_prob: float = 0.0,
+    invert_prob: float = 0.0, remap_prob: float = 0.0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """Spatial (left-right flip, small in-plane rotation and scaling) and intensity (gamma,
     contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms.
 
     ``invert_prob``: chance of negating the (z-scored) patch first, a contrast prior for the
     adaptation to hrT2, where fluid (CSF, cochlea) is bright and the tumour darker than it, the
-    reverse of ceT1.
+    reverse of ceT1. ``remap_prob``: chance of a :func:`random_curve` instead (applied first).
     """
     from monai.transforms import Affine, GaussianSmooth
 
-    if invert_prob > 0 and rng.random() < invert_prob:
+    if remap_prob > 0 and rng.random() < remap_prob:
+        img = random_curve(img, rng)
+    elif invert_prob > 0 and rng.random() < invert_prob:
         img = -img
 
     if rng.random() < 0.5:  # both sides have canals: a mirrored head is a plausible head
@@ -150,6 +182,7 @@ def patch_batches(
     fg_fraction: float,
     augment: bool,
     invert_prob: float = 0.0,
+    remap_prob: float = 0.0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches ``(image (B, 1, z, y, x) float32, label (B, 1, z, y, x) int64)``."""
     if not volumes:
@@ -160,7 +193,7 @@ def patch_batches(
             vol = volumes[int(rng.integers(len(volumes)))]
             img, lbl = sample_patch(vol, patch, rng, fg_fraction)
             if augment:
-                img, lbl = augment_patch(img, lbl, rng, invert_prob)
+                img, lbl = augment_patch(img, lbl, rng, invert_prob, remap_prob)
             imgs.append(img)
             lbls.append(lbl)
         yield (

@@ -169,7 +169,7 @@ def _translation_quality(pseudo: np.ndarray, truth: np.ndarray) -> dict[str, flo
 
 def run_translate(run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
     """Stage 1: CycleGAN, then a pseudo-hrT2 crop for every source case (``RUN/data/pseudo``)."""
-    from crossmoda.algorithm.translation import ResnetGenerator, train_translation, translate_volume
+    from crossmoda.algorithm.translation import build_generator, train_translation, translate_volume
 
     stage = run_dir / "translate"
     info = _done(stage)
@@ -190,7 +190,7 @@ def run_translate(run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict
     ]
     weights = train_translation(source, target, cfg.translate, stage, device=device, seed=cfg.seed)
     t1 = time.perf_counter()
-    g_a = ResnetGenerator(cfg.translate.ngf, cfg.translate.n_blocks)
+    g_a = build_generator(cfg.translate)
     g_a.load_state_dict(weights)
     (data / "pseudo").mkdir(exist_ok=True)
     quality: dict[str, dict[str, float]] = {}
@@ -276,7 +276,9 @@ def run_self_train(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: torc
         net.load_state_dict(weights)
         net.to(device)
         if not (rdir / "model.pt").exists():
-            labels = pseudo_label(net, list(images.items()), cfg.segment, device)
+            labels = pseudo_label(
+                net, list(images.items()), cfg.segment, device, cfg.preprocess.spacing_mm
+            )
             kept = select_pseudo_labels(labels, images, cfg.self_train)
         else:
             kept = []
@@ -321,7 +323,7 @@ def _write_koos_inputs(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: 
     image_split = "pseudo" if (data / "pseudo").is_dir() else "source"
     for case in index["splits"]["source"]:
         crop = np.load(data / image_split / f"{case}_image.npy").astype(np.float32)
-        labels = clean_labels(np.argmax(predict_crop(model, crop), axis=0))
+        labels = clean_labels(predict_crop(model, crop), cfg.preprocess.spacing_mm)
         ref = box_at(
             tuple(index["centres"][case]), cfg.preprocess.spacing_mm, cfg.preprocess.roi_shape
         ).reference()

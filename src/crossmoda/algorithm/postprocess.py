@@ -6,7 +6,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-__all__ = ["largest_components", "one_component_per_side"]
+__all__ = ["VS_MAX_COCHLEA_DISTANCE_MM", "largest_components", "one_component_per_side", "vs_component"]
+
+VS_MAX_COCHLEA_DISTANCE_MM = 12.0
+"""A schwannoma grows from the vestibular nerve inside the internal auditory canal, whose fundus
+abuts the cochlea: every real tumour, even a small intracanalicular one, reaches within about
+10 mm of a cochlea, while false positives (fourth ventricle, cisterns) lie further away."""
 
 
 def largest_components(mask: npt.NDArray[np.bool_], keep: int = 1) -> npt.NDArray[np.bool_]:
@@ -41,3 +46,36 @@ def one_component_per_side(
         if ids:
             keep.append(max(ids, key=lambda i: sizes[i]))
     return np.isin(comp, keep)
+
+
+def vs_component(
+    mask: npt.NDArray[np.bool_],
+    probability: npt.NDArray[np.floating],
+    cochlea: npt.NDArray[np.bool_],
+    spacing_mm: tuple[float, float, float],
+    max_distance_mm: float = VS_MAX_COCHLEA_DISTANCE_MM,
+) -> npt.NDArray[np.bool_]:
+    """The one VS component: among the 26-connected components of ``mask`` that come within
+    ``max_distance_mm`` of a ``cochlea`` voxel, the one of largest summed ``probability``; without a
+    predicted cochlea, the largest component; none near a cochlea: an empty mask (no tumour).
+
+    Args:
+        mask: Boolean VS mask ``(z, y, x)``.
+        probability: VS probability, same shape.
+        cochlea: Boolean cochlea mask, same shape.
+        spacing_mm: Voxel spacing in array order ``(z, y, x)``, mm.
+        max_distance_mm: Largest allowed gap between the tumour and a cochlea, mm.
+    """
+    if not cochlea.any():
+        return largest_components(mask, 1)
+    comp, n = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
+    if n == 0:
+        return mask.astype(bool)
+    dist = ndimage.distance_transform_edt(~cochlea, sampling=spacing_mm)
+    near = ndimage.minimum(dist, comp, index=np.arange(1, n + 1))
+    mass = ndimage.sum(probability, comp, index=np.arange(1, n + 1))
+    ok = [i for i in range(n) if near[i] <= max_distance_mm]
+    if not ok:
+        return np.zeros(mask.shape, dtype=bool)
+    best = max(ok, key=lambda i: mass[i]) + 1
+    return np.asarray(comp == best)

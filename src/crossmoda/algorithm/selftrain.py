@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from crossmoda.algorithm.config import SegmentConfig, SelfTrainConfig
 from crossmoda.algorithm.data import Volume
-from crossmoda.algorithm.postprocess import largest_components, one_component_per_side
+from crossmoda.algorithm.postprocess import largest_components, one_component_per_side, vs_component
 from crossmoda.algorithm.segmentation import predict_volume
 
 __all__ = ["PseudoLabel", "clean_labels", "pseudo_label", "select_pseudo_labels"]
@@ -31,15 +31,20 @@ class PseudoLabel:
     confidence: float
 
 
-def clean_labels(arg: npt.NDArray[np.integer]) -> npt.NDArray[np.uint8]:
-    """Connected-component cleaning of an arg-max crop ``(z, y, x)``: largest VS, brainstem,
-    one cochlea per side of the crop's midline (x centre), two largest cerebellum parts."""
+def clean_labels(
+    probs: npt.NDArray[np.floating], spacing_mm: tuple[float, float, float]
+) -> npt.NDArray[np.uint8]:
+    """Connected-component cleaning of class probabilities ``(5, z, y, x)`` of a crop: the VS
+    component next to a cochlea (:func:`vs_component`), brainstem, one cochlea per side of the
+    crop's midline (x centre), two largest cerebellum parts. ``spacing_mm`` in ``(z, y, x)``."""
+    arg = np.argmax(probs, axis=0)
     x = np.arange(arg.shape[2], dtype=np.float64) - (arg.shape[2] - 1) / 2
     out = np.zeros(arg.shape, dtype=np.uint8)
     out[largest_components(arg == 4, 2)] = 4
     out[largest_components(arg == 3, 1)] = 3
-    out[one_component_per_side(arg == 2, x[None, None, :])] = 2
-    out[largest_components(arg == 1, 1)] = 1
+    cochlea = one_component_per_side(arg == 2, x[None, None, :])
+    out[cochlea] = 2
+    out[vs_component(arg == 1, probs[1], cochlea, spacing_mm)] = 1
     return out
 
 
@@ -48,12 +53,14 @@ def pseudo_label(
     images: Sequence[tuple[str, npt.NDArray[np.float32]]],
     cfg: SegmentConfig,
     device: torch.device,
+    spacing_mm: tuple[float, float, float],
 ) -> list[PseudoLabel]:
-    """Predict, clean and score every ``(case, crop)``."""
+    """Predict, clean (:func:`clean_labels`, crop spacing ``spacing_mm`` in ``(z, y, x)``) and
+    score every ``(case, crop)``."""
     out = []
     for case, image in tqdm(images, desc="pseudo-labels", dynamic_ncols=True):
         probs = predict_volume(net, image, cfg, device)
-        label = clean_labels(np.argmax(probs, axis=0))
+        label = clean_labels(probs, spacing_mm)
         fg = (label == 1) | (label == 2)
         conf = float(probs.max(axis=0)[fg].mean()) if fg.any() else 0.0
         out.append(PseudoLabel(case, label, conf))
