@@ -24,20 +24,34 @@ def test_prior_centres_unlabelled_patches_on_the_prior_labels() -> None:
     image[2, 30:34, 80:84] = 5.0
     target = Volume("target", image, np.zeros(shape, dtype=np.uint8))
     rng = np.random.default_rng(0)
-    imgs, lbls = _slice_patches([target], 32, 16, rng, 1.0, prior=[prior])
+    imgs, lbls, _, _ = _slice_patches([target], 32, 16, rng, 1.0, prior=[prior])
     assert imgs.shape == (32, 1, 16, 16)
     assert int(lbls.sum()) == 0  # the target's own (empty) labels are returned, not the prior's
     assert all(float(p.max()) == 5.0 for p in imgs)
     # Without the prior, an unlabelled volume gives uniformly placed patches: most miss the mark.
-    imgs, _ = _slice_patches([target], 32, 16, np.random.default_rng(0), 1.0)
+    imgs, _, _, _ = _slice_patches([target], 32, 16, np.random.default_rng(0), 1.0)
     assert sum(float(p.max()) == 5.0 for p in imgs) < 16
 
 
 def test_own_labels_centre_source_patches() -> None:
     vol = _labelled((4, 48, 48), (slice(1, 2), slice(10, 13), slice(36, 39)))
-    imgs, lbls = _slice_patches([vol], 16, 16, np.random.default_rng(1), 1.0)
+    imgs, lbls, locs, _ = _slice_patches([vol], 16, 16, np.random.default_rng(1), 1.0)
     assert all(int(lbl.max()) == 2 for lbl in lbls)
     assert all(float(img.max()) == 10.0 for img in imgs)
+    # positions: z constant (slice 1 of 4 -> -1/3), y increasing down the patch, x mirrored with
+    # the patch when it was flipped; the labelled voxels sit at crop x 36-38 -> x > 0 unless flipped
+    assert locs.shape == (16, 3, 16, 16)
+    assert np.allclose(locs[:, 0].numpy(), 2.0 * 1 / 3 - 1.0)
+    assert (np.diff(locs[:, 1].numpy(), axis=1) > 0).all()
+    flips = 0
+    for img, loc in zip(imgs.numpy(), locs.numpy(), strict=True):
+        x_at_mark = loc[2][img[0] == 10.0]
+        # x rises to the right in every patch: unflipped, the mark (crop x 36-38 of 48) sits at
+        # x = +0.53..0.62; flipped, the mirrored coordinates put it at -0.62..-0.53
+        assert (np.diff(loc[2], axis=1) > 0).all()
+        assert np.all((np.abs(x_at_mark) > 0.5) & (np.abs(x_at_mark) < 0.65))
+        flips += bool(x_at_mark.mean() < 0)
+    assert 0 < flips < 16
 
 
 def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
@@ -58,7 +72,7 @@ def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
         r = max(np.corrcoef(out.ravel(), img.ravel())[0, 1], np.corrcoef(out.ravel(), flipped.ravel())[0, 1])
         inverted += r < 0
     assert inverted == 40
-    assert load_config(None, {"mode": "adapted"}).segment.invert_prob == INVERT_PROB["adapted"] > 0
+    assert load_config(None, {"mode": "adapted"}).segment.invert_prob == INVERT_PROB["adapted"]
     assert load_config(None, {"mode": "no_adaptation"}).segment.invert_prob == 0.0
     assert load_config(None, {"mode": "supervised"}).segment.invert_prob == 0.0
     explicit = load_config(None, {"mode": "adapted", "segment": {"invert_prob": 0.1}})

@@ -22,12 +22,12 @@ __all__ = [
 
 MODES: tuple[str, ...] = ("adapted", "no_adaptation", "supervised")
 
-INVERT_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
-"""Default contrast-inversion augmentation per mode: part of the adaptation (hrT2 shows fluid
-bright and the tumour darker, the reverse of ceT1), so the no-adaptation baseline and the
-supervised upper bound, which know nothing of / already see the target contrast, go without it."""
+INVERT_PROB: dict[str, float] = {"adapted": 0.0, "no_adaptation": 0.0, "supervised": 0.0}
+"""Default contrast-inversion augmentation per mode (off: a crude stand-in for a translation,
+useful only when the translation fails; hrT2 shows fluid bright and the tumour darker, the
+reverse of ceT1)."""
 
-REMAP_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
+REMAP_PROB: dict[str, float] = {"adapted": 0.3, "no_adaptation": 0.0, "supervised": 0.0}
 """Default random intensity-curve augmentation per mode (:func:`~crossmoda.algorithm.data.random_curve`):
 it makes the segmenter trained on pseudo-hrT2 robust to the translation's residual contrast
 errors; part of the adaptation, so the baseline and the upper bound go without it."""
@@ -61,18 +61,37 @@ class PreprocessConfig:
 class TranslateConfig:
     """Unpaired ceT1 -> hrT2 CycleGAN on 2D axial patches of the crops."""
 
-    generator: str = "resnet"
-    """``resnet`` (Zhu et al.'s c7s1/d/R/u generator) or ``local`` (small receptive field)."""
+    generator: str = "local"
+    """``local`` (small receptive field, learns in ~10^3 iterations), ``resnet`` (Zhu et al.'s
+    c7s1/d/R/u generator; ``n_blocks`` residual blocks) or ``curve`` (learned intensity curve)."""
     patch: int = 64
-    batch_size: int = 4
-    iterations: int = 1200
-    ngf: int = 16
+    batch_size: int = 8
+    iterations: int = 1000
+    ngf: int = 32
     ndf: int = 16
-    n_blocks: int = 3
-    lr: float = 2e-4
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
+    n_blocks: int = 2
+    """Residual blocks (``resnet``) or 3x3 context layers (``local``, ``curve``)."""
+    lr: float = 1e-3
+    curve_lr: float = 0.02
+    """Learning rate of the ``curve`` generator's knot heights (intensities, z-score units)."""
+    lambda_cycle: float = 1.0
+    """Cycle-consistency weight; the usual 10 holds a small-context generator to an invertible,
+    i.e. monotone, intensity map, and ceT1 -> hrT2 is not monotone (fluid and tumour swap)."""
+    lambda_identity: float = 0.0
+    """Identity-loss weight (relative to ``lambda_cycle``); it pulls towards ceT1's contrast."""
     lambda_seg: float = 1.0
+    lambda_atlas: float = 2.0
+    """Weight of the population-atlas term (blurred fake vs the other modality's mean crop),
+    decaying with the learning rate; 0: off."""
+    atlas_sigma: float = 3.0
+    """Gaussian blur (pixels) of fakes and atlases in the population-atlas term."""
+    d_blur_sigma: float = 0.0
+    """Gaussian blur (pixels) of the discriminators' inputs, real and fake alike (0: none)."""
+    d_coords: bool = False
+    """Give the discriminators each pixel's position in the crop (3 extra channels). The crops of
+    both modalities are centred on the same anatomy (both canals), so position tells a
+    discriminator which tissue to expect: a fake with bright petrous bone is caught at once,
+    which resolves the intensity permutations an unconditioned CycleGAN can settle in."""
     label_patch_fraction: float = 0.6
     target_prior_fraction: float = 0.6
     log_every: int = 50

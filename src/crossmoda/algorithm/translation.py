@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +28,13 @@ from crossmoda.algorithm.segmentation import load_state, save_state
 __all__ = [
     "ResnetGenerator",
     "LocalGenerator",
+    "CurveGenerator",
     "build_generator",
     "PatchDiscriminator",
     "build_translation_nets",
     "train_translation",
+    "population_atlas",
+    "Patches",
     "translate_volume",
 ]
 
@@ -93,10 +97,10 @@ class ResnetGenerator(nn.Module):
 class PatchDiscriminator(nn.Module):
     """70x70-style PatchGAN with three stride-2 layers; ``(B, 1, H, W)`` -> ``(B, 1, h, w)`` scores."""
 
-    def __init__(self, ndf: int = 16) -> None:
+    def __init__(self, ndf: int = 16, in_channels: int = 1) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, ndf, 4, 2, 1),
+            nn.Conv2d(in_channels, ndf, 4, 2, 1),
             nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf, ndf * 2, 4, 2, 1),
             nn.InstanceNorm2d(ndf * 2),
@@ -137,13 +141,49 @@ class LocalGenerator(nn.Module):
         return self.net(x)
 
 
+class CurveGenerator(nn.Module):
+    """A learned intensity curve plus a small residual context net: ``G(x) = f(x) + r(x)``, with
+    ``f`` piecewise linear on ``n_knots`` knots over z-scores ``[-4, 4]`` (one free height per
+    knot, so every intensity band moves on its own gradient and the curve may be non-monotone)
+    and ``r`` a :class:`LocalGenerator` whose last layer starts at zero, so ``G`` starts as the
+    identity (ceT1 and hrT2 agree on the darkest tissues, bone and air; starting from the
+    identity keeps them dark while the fluid and the tumour change places, where a freshly
+    initialised generator settles in the contrast negation, bone bright, within 100 iterations
+    and never leaves it). Input/output ``(B, 1, H, W)``."""
+
+    def __init__(self, ngf: int = 16, n_context: int = 2, n_knots: int = 33, span: float = 4.0) -> None:
+        super().__init__()
+        self.register_buffer("knots", torch.linspace(-span, span, n_knots))
+        self.heights = nn.Parameter(torch.linspace(-span, span, n_knots))  # starts as the identity
+        self.context = LocalGenerator(ngf, n_context)
+        last = self.context.net[-1]
+        assert isinstance(last, nn.Conv2d)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def curve(self, x: torch.Tensor) -> torch.Tensor:
+        """``f(x)``: linear interpolation of the knot heights (constant beyond the span)."""
+        knots: torch.Tensor = self.knots  # type: ignore[assignment]
+        n = knots.numel()
+        step = knots[1] - knots[0]
+        pos = ((x - knots[0]) / step).clamp(0, n - 1 - 1e-6)
+        i = pos.floor().long()
+        w = pos - i
+        return self.heights[i] * (1 - w) + self.heights[i + 1] * w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.curve(x) + self.context(x)
+
+
 def build_generator(cfg: TranslateConfig) -> nn.Module:
     """``cfg.generator``: ``resnet`` (:class:`ResnetGenerator`) or ``local`` (:class:`LocalGenerator`)."""
     if cfg.generator == "resnet":
         return ResnetGenerator(cfg.ngf, cfg.n_blocks)
     if cfg.generator == "local":
         return LocalGenerator(cfg.ngf, cfg.n_blocks)
-    raise ValueError(f"unknown generator {cfg.generator!r} (resnet, local)")
+    if cfg.generator == "curve":
+        return CurveGenerator(cfg.ngf, cfg.n_blocks)
+    raise ValueError(f"unknown generator {cfg.generator!r} (resnet, local, curve)")
 
 
 def _small_segmenter() -> nn.Module:
@@ -165,25 +205,38 @@ def build_translation_nets(cfg: TranslateConfig) -> dict[str, nn.Module]:
     return {
         "G_A": build_generator(cfg),
         "G_B": build_generator(cfg),
-        "D_A": PatchDiscriminator(cfg.ndf),
-        "D_B": PatchDiscriminator(cfg.ndf),
+        "D_A": PatchDiscriminator(cfg.ndf, 4 if cfg.d_coords else 1),
+        "D_B": PatchDiscriminator(cfg.ndf, 4 if cfg.d_coords else 1),
         "S": _small_segmenter(),
     }
 
 
+class Patches(NamedTuple):
+    """A batch of axial patches: ``image`` ``(n, 1, P, P)``, ``label`` ``(n, 1, P, P)`` (0 bg, 1 VS,
+    2 cochlea), ``position`` ``(n, 3, P, P)`` (crop z, y, x per pixel in [-1, 1]; a left-right
+    flipped patch gets mirrored x, as if it came from the other side) and ``atlas``: the same
+    pixels of an atlas crop (flipped alike) or ``None``."""
+
+    image: torch.Tensor
+    label: torch.Tensor
+    position: torch.Tensor
+    atlas: torch.Tensor | None
+
+
 def _slice_patches(
     vols: Sequence[Volume], n: int, patch: int, rng: np.random.Generator, label_frac: float,
-    prior: Sequence[Volume] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` axial ``patch x patch`` patches ``(n, 1, P, P)`` and their labels (0 bg, 1 VS, 2 cochlea).
+    prior: Sequence[Volume] | None = None, atlas: npt.NDArray[np.float32] | None = None,
+) -> Patches:
+    """``n`` axial ``patch x patch`` patches of random ``vols`` (see :class:`Patches`).
 
     A fraction ``label_frac`` of the patches is centred (with jitter) on a VS or cochlea voxel:
     of the volume itself, or, with ``prior`` (labelled volumes on the same crop grid), on a voxel
     of a random ``prior`` volume, a location prior for unlabelled volumes. The crops are centred
     on both canals, so the prior lands near the canals, where a target tumour and the cochleas
     lie; the discriminator then sees real hrT2 canal regions as often as translated ones.
+    ``atlas``: an array of the crop shape cut at the same pixels.
     """
-    imgs, lbls = [], []
+    imgs, lbls, locs, atl = [], [], [], []
     for _ in range(n):
         v = vols[int(rng.integers(len(vols)))]
         z_n, y_n, x_n = v.image.shape
@@ -202,14 +255,59 @@ def _slice_patches(
         img = v.image[z, y0 : y0 + patch, x0 : x0 + patch]
         raw = v.label[z, y0 : y0 + patch, x0 : x0 + patch]
         lbl = np.where(raw <= 2, raw, 0)
+        h, w = img.shape
+        yy = 2.0 * (y0 + np.arange(h)) / max(y_n - 1, 1) - 1.0
+        xx = 2.0 * (x0 + np.arange(w)) / max(x_n - 1, 1) - 1.0
+        loc = np.stack(
+            [
+                np.full((h, w), 2.0 * z / max(z_n - 1, 1) - 1.0),
+                np.broadcast_to(yy[:, None], (h, w)),
+                np.broadcast_to(xx[None, :], (h, w)),
+            ]
+        )
+        at = atlas[z, y0 : y0 + patch, x0 : x0 + patch] if atlas is not None else None
         if rng.random() < 0.5:
             img, lbl = img[:, ::-1], lbl[:, ::-1]
+            loc = loc[:, :, ::-1] * np.array([1.0, 1.0, -1.0])[:, None, None]
+            at = at[:, ::-1] if at is not None else None
+        if at is not None:
+            atl.append(np.ascontiguousarray(at, dtype=np.float32))
         imgs.append(np.ascontiguousarray(img))
         lbls.append(np.ascontiguousarray(lbl))
-    return (
+        locs.append(np.ascontiguousarray(loc, dtype=np.float32))
+    return Patches(
         torch.from_numpy(np.stack(imgs)[:, None].astype(np.float32)),
         torch.from_numpy(np.stack(lbls)[:, None].astype(np.int64)),
+        torch.from_numpy(np.stack(locs)),
+        torch.from_numpy(np.stack(atl)[:, None]) if atlas is not None else None,
     )
+
+
+def population_atlas(vols: Sequence[Volume]) -> npt.NDArray[np.float32]:
+    """Voxel-wise mean of same-shaped crops ``(z, y, x)``: the crops are all centred on both
+    canals, so the mean is a blurred picture of what each tissue location looks like in that
+    modality (an unpaired statistic: no case is matched to another)."""
+    if not vols:
+        raise ValueError("no volumes for the atlas")
+    shapes = {v.image.shape for v in vols}
+    if len(shapes) != 1:
+        raise ValueError(f"crops differ in shape: {sorted(shapes)}")
+    return np.mean(np.stack([v.image for v in vols]), axis=0).astype(np.float32)
+
+
+def _low_pass(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of ``(B, 1, H, W)`` with ``sigma`` pixels (``0``: unchanged): what the
+    discriminators see, so they judge the layout of intensities rather than the noise texture,
+    which differs between the two scanners' acquisitions and is an easy, useless cue."""
+    if sigma <= 0:
+        return x
+    r = max(1, int(round(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    x = nn.functional.pad(x, (r, r, r, r), mode="reflect")
+    x = nn.functional.conv2d(x, k.view(1, 1, 1, -1))
+    return nn.functional.conv2d(x, k.view(1, 1, -1, 1))
 
 
 def _ls(pred: torch.Tensor, value: float) -> torch.Tensor:
@@ -241,7 +339,14 @@ def train_translation(
     for net in nets.values():
         net.to(device).train()
     betas = (0.5, 0.999)
-    opt_g = torch.optim.Adam([*nets["G_A"].parameters(), *nets["G_B"].parameters()], lr=cfg.lr, betas=betas)
+    # Adam moves every parameter by about ``lr`` per step: a curve knot (an intensity, in z-score
+    # units) has to travel ~2, hence its own, larger rate (``cfg.curve_lr``)
+    curves = [p for g in ("G_A", "G_B") for n, p in nets[g].named_parameters() if n == "heights"]
+    rest = [p for g in ("G_A", "G_B") for n, p in nets[g].named_parameters() if n != "heights"]
+    groups = [{"params": rest, "base_lr": cfg.lr}]
+    if curves:
+        groups.append({"params": curves, "base_lr": cfg.curve_lr})
+    opt_g = torch.optim.Adam([{**g, "lr": g["base_lr"]} for g in groups], lr=cfg.lr, betas=betas)
     opt_d = torch.optim.Adam([*nets["D_A"].parameters(), *nets["D_B"].parameters()], lr=cfg.lr, betas=betas)
     opt_s = torch.optim.Adam(nets["S"].parameters(), lr=1e-3)
     start = 0
@@ -254,9 +359,23 @@ def train_translation(
         start = int(state["iteration"])
         logger.info("translate: resuming at iteration %d/%d", start, cfg.iterations)
     rng = np.random.default_rng([seed, start])
+    # population atlases (hrT2 for G_A's outputs, ceT1 for G_B's), blurred like the fakes
+    atlas_a = atlas_b = None
+    if cfg.lambda_atlas > 0:
+        to_t = lambda a: _low_pass(torch.from_numpy(a)[:, None], cfg.atlas_sigma)[:, 0].numpy()  # noqa: E731
+        atlas_a = to_t(population_atlas(source))
+        atlas_b = to_t(population_atlas(target))
     l1 = nn.L1Loss()
     seg_loss = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
-    G_A, G_B, D_A, D_B, S = (nets[k] for k in ("G_A", "G_B", "D_A", "D_B", "S"))  # noqa: N806
+    G_A, G_B, S = (nets[k] for k in ("G_A", "G_B", "S"))  # noqa: N806
+    sigma = cfg.d_blur_sigma
+
+    def judge(name: str, x: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        x = _low_pass(x, sigma)
+        if cfg.d_coords:
+            x = torch.cat([x, loc], dim=1)
+        return nets[name](x)  # type: ignore[no-any-return]
+
     bar = tqdm(
         range(start, cfg.iterations),
         desc="translate",
@@ -268,29 +387,44 @@ def train_translation(
         frac = 1.0 - max(0.0, (it - cfg.iterations / 2) / (cfg.iterations / 2))  # linear decay, 2nd half
         for opt in (opt_g, opt_d):
             for group in opt.param_groups:
-                group["lr"] = cfg.lr * frac
-        real_a, lbl_a = _slice_patches(source, cfg.batch_size, cfg.patch, rng, cfg.label_patch_fraction)
-        real_b, _ = _slice_patches(target, cfg.batch_size, cfg.patch, rng, cfg.target_prior_fraction,
-                                   prior=source)
-        real_a, lbl_a, real_b = real_a.to(device), lbl_a.to(device), real_b.to(device)
-        # generators (+ structure term through S)
+                group["lr"] = group.get("base_lr", cfg.lr) * frac
+        pa = _slice_patches(source, cfg.batch_size, cfg.patch, rng, cfg.label_patch_fraction, atlas=atlas_b)
+        pb = _slice_patches(target, cfg.batch_size, cfg.patch, rng, cfg.target_prior_fraction,
+                            prior=source, atlas=atlas_a)
+        real_a, lbl_a, loc_a = pa.image.to(device), pa.label.to(device), pa.position.to(device)
+        real_b, loc_b = pb.image.to(device), pb.position.to(device)
+        # generators (+ structure term through S); a fake keeps the position of its input
         fake_b, fake_a = G_A(real_a), G_B(real_b)
-        loss_gan = _ls(D_A(fake_b), 1.0) + _ls(D_B(fake_a), 1.0)
+        loss_gan = _ls(judge("D_A", fake_b, loc_a), 1.0) + _ls(judge("D_B", fake_a, loc_b), 1.0)
         loss_cyc = l1(G_B(fake_b), real_a) + l1(G_A(fake_a), real_b)
         loss_idt = l1(G_A(real_b), real_b) + l1(G_B(real_a), real_a)
         loss_seg = seg_loss(S(fake_b), lbl_a)
+        loss_atlas = torch.zeros((), device=device)
+        if pa.atlas is not None and pb.atlas is not None:
+            # population term: a translated patch, blurred, should resemble the other modality's
+            # mean crop at the same place; it picks the right tissue-to-intensity assignment early
+            blur = cfg.atlas_sigma
+            loss_atlas = l1(_low_pass(fake_b, blur), pa.atlas.to(device)) + l1(
+                _low_pass(fake_a, blur), pb.atlas.to(device)
+            )
         loss_g = (
             loss_gan
             + cfg.lambda_cycle * loss_cyc
             + cfg.lambda_cycle * cfg.lambda_identity * loss_idt
             + cfg.lambda_seg * loss_seg
+            + cfg.lambda_atlas * frac * loss_atlas
         )
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         # discriminators and S on detached fakes
         fb, fa = fake_b.detach(), fake_a.detach()
-        loss_d = 0.5 * (_ls(D_A(real_b), 1.0) + _ls(D_A(fb), 0.0) + _ls(D_B(real_a), 1.0) + _ls(D_B(fa), 0.0))
+        loss_d = 0.5 * (
+            _ls(judge("D_A", real_b, loc_b), 1.0)
+            + _ls(judge("D_A", fb, loc_a), 0.0)
+            + _ls(judge("D_B", real_a, loc_a), 1.0)
+            + _ls(judge("D_B", fa, loc_b), 0.0)
+        )
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -302,6 +436,7 @@ def train_translation(
             G=f"{loss_gan.item():.2f}",
             cyc=f"{loss_cyc.item():.2f}",
             D=f"{loss_d.item():.2f}",
+            atlas=f"{loss_atlas.item():.2f}",
             S=f"{loss_s.item():.2f}",
         )
         done = it + 1
