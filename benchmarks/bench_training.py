@@ -144,6 +144,44 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def translation_figure(run_dir: Path, out_png: Path, n_cases: int = 3) -> Path | None:
+    """ceT1 crop | pseudo-hrT2 | paired-truth hrT2 through the tumour of the first ``n_cases``
+    source cases of a run (PNG); ``None`` when the run has no pseudo-hrT2 or paired truth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = run_dir / "data"
+    cases = [
+        c
+        for c in json.loads((data / "index.json").read_text())["splits"]["source"]
+        if (data / "pseudo" / f"{c}_image.npy").is_file()
+        and (data / "source" / f"{c}_truth_hrT2.npy").is_file()
+    ][:n_cases]
+    if not cases:
+        return None
+    fig, axes = plt.subplots(len(cases), 3, figsize=(9, 2.1 * len(cases)), squeeze=False)
+    for row, case in zip(axes, cases, strict=True):
+        label = np.load(data / "source" / f"{case}_label.npy")
+        z = int(np.median(np.argwhere(label == 1)[:, 0])) if (label == 1).any() else label.shape[0] // 2
+        images = (
+            ("ceT1 (source)", np.load(data / "source" / f"{case}_image.npy")),
+            ("pseudo-hrT2 (translated)", np.load(data / "pseudo" / f"{case}_image.npy")),
+            ("hrT2 (paired truth)", np.load(data / "source" / f"{case}_truth_hrT2.npy")),
+        )
+        for ax, (title, img) in zip(row, images, strict=True):
+            sl = img[z].astype(np.float32)
+            ax.imshow(sl, cmap="gray", vmin=float(np.percentile(sl, 1)), vmax=float(np.percentile(sl, 99.5)))
+            ax.set_title(f"{title}\n{case}" if title.startswith("ceT1") else title, fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def _stage_seconds(summary: dict[str, Any]) -> dict[str, float]:
     out = {}
     for stage, info in summary.get("stages", {}).items():
@@ -222,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     done = json.loads((runs["adapted"] / "translate" / "done.json").read_text())
     results["translation_quality"] = done.get("quality_mean", {})
     results["n_source"] = len(done.get("quality", {}))
+    figure = translation_figure(runs["adapted"], args.work / "translation_preview.png")
+    if figure is not None:
+        logger.info("translation preview: %s", figure)
     results["provenance"] = provenance("benchmarks/bench_training.py", {"argv": sys.argv[1:], **vars(args)})
     write_json_atomic(args.work / "bench_training.json", results)
     table = markdown(results)
