@@ -157,7 +157,8 @@ class CurveGenerator(nn.Module):
         self.heights = nn.Parameter(torch.linspace(-span, span, n_knots))  # starts as the identity
         self.context = LocalGenerator(ngf, n_context)
         last = self.context.net[-1]
-        assert isinstance(last, nn.Conv2d)
+        if not isinstance(last, nn.Conv2d) or last.bias is None:
+            raise TypeError("LocalGenerator must end in a biased convolution")
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
 
