@@ -169,3 +169,27 @@ def test_translation_networks_keep_the_slice_shape() -> None:
     fake = translate_volume(g, image, torch.device("cpu"), batch=2)
     assert fake.shape == image.shape
     assert fake.mean() == pytest.approx(0.0, abs=1e-5) and fake.std() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_local_and_curve_generators_and_the_population_atlas() -> None:
+    from crossmoda.algorithm.data import Volume
+    from crossmoda.algorithm.translation import build_generator, population_atlas
+
+    x = torch.linspace(-2.0, 2.0, 2 * 18 * 23).reshape(2, 1, 18, 23)  # any H, W
+    for name in ("local", "curve", "resnet"):
+        g = build_generator(TranslateConfig(generator=name, ngf=4, n_blocks=1))
+        if name == "resnet":
+            assert g(torch.zeros(1, 1, 16, 16)).shape == (1, 1, 16, 16)
+        else:
+            assert g(x).shape == x.shape
+    # the curve generator starts as the identity on [-4, 4]
+    curve = build_generator(TranslateConfig(generator="curve", ngf=4, n_blocks=1))
+    with torch.no_grad():
+        np.testing.assert_allclose(curve(x).numpy(), x.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="unknown generator"):
+        build_generator(TranslateConfig(generator="unet"))
+    a = Volume("a", np.zeros((2, 3, 4), np.float32), np.zeros((2, 3, 4), np.uint8))
+    b = Volume("b", np.full((2, 3, 4), 2.0, np.float32), np.zeros((2, 3, 4), np.uint8))
+    np.testing.assert_allclose(population_atlas([a, b]), 1.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        population_atlas([a, Volume("c", np.zeros((2, 3, 5), np.float32), np.zeros((2, 3, 5), np.uint8))])
