@@ -96,5 +96,6 @@ def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
         assert abs(float(out.mean())) < 1e-5 and abs(float(out.std()) - 1.0) < 1e-4
         orders.add(tuple(np.argsort(means)))
     assert len(orders) >= 4  # non-monotone curves: tissues change order
-    assert load_config(None, {"mode": "adapted"}).segment.remap_prob == REMAP_PROB["adapted"] > 0
+    assert load_config(None, {"mode": "adapted"}).segment.remap_prob == REMAP_PROB["adapted"]
+    assert load_config(None, {"mode": "adapted", "segment": {"remap_prob": 0.3}}).segment.remap_prob == 0.3
     assert load_config(None, {"mode": "no_adaptation"}).segment.remap_prob == 0.0
