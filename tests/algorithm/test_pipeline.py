@@ -50,6 +50,10 @@ def test_train_all_writes_a_loadable_model_and_resumes(tmp_path: Path) -> None:
     assert main(["all", str(data), "--output", str(base), "--config", str(cfg), "--no-adaptation"]) == 0
     assert not (base / "translate").exists()
     assert load_model(base / "model", device="cpu").metadata["mode"] == "no_adaptation"
+    # a single stage writes its resolved configuration beside the chain's
+    assert main(["self-train", str(data), "--output", str(run), "--config", str(cfg), "--seed", "2"]) == 0
+    single = json.loads((run / "config_self_train.json").read_text())
+    assert single["seed"] == 2 and json.loads((run / "config.json").read_text())["seed"] == 1
 
 
 def test_missing_data_folder_is_a_clean_error(tmp_path: Path) -> None:

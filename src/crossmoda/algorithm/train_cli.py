@@ -42,6 +42,11 @@ def train(stage: str, data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[s
     if stage == "all":
         return pipeline.run_all(data_dir, run_dir, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
+    from crossmoda.core.provenance import provenance, write_json_atomic
+
+    # one stage alone: its resolved configuration beside the run's (``config.json`` is the chain's)
+    write_json_atomic(run_dir / f"config_{stage.replace('-', '_')}.json",
+                      {**cfg.to_dict(), "provenance": provenance("crossmoda-train", cfg)})
     pipeline.run_prepare(data_dir, run_dir, cfg)
     device = resolve_device(cfg.device)
     if stage == "prepare":
