@@ -99,3 +99,29 @@ def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
     assert load_config(None, {"mode": "adapted"}).segment.remap_prob == REMAP_PROB["adapted"]
     assert load_config(None, {"mode": "adapted", "segment": {"remap_prob": 0.3}}).segment.remap_prob == 0.3
     assert load_config(None, {"mode": "no_adaptation"}).segment.remap_prob == 0.0
+
+
+def test_tumour_intensity_changes_only_the_tumour_and_keeps_its_texture_order() -> None:
+    from crossmoda.algorithm.data import tumour_intensity
+
+    rng = np.random.default_rng(0)
+    img = rng.normal(0.0, 1.0, (6, 16, 16)).astype(np.float32)
+    lbl = np.zeros(img.shape, dtype=np.uint8)
+    lbl[2:4, 4:9, 4:9] = 1
+    lbl[0, 0:3, 0:3] = 2  # a cochlea: untouched
+    lo, hi = np.percentile(img, [2.0, 98.0])
+    means = []
+    for _ in range(50):
+        out = tumour_intensity(img, lbl, rng)
+        assert np.array_equal(out[lbl != 1], img[lbl != 1])
+        inside, before = out[lbl == 1], img[lbl == 1]
+        # an affine map with a positive slope in [0.5, 1.5]: order and relative spread kept
+        slope = np.polyfit(before, inside, 1)[0]
+        assert 0.5 - 1e-4 <= slope <= 1.5 + 1e-4
+        assert np.allclose(inside - inside.mean(), slope * (before - before.mean()), atol=1e-5)
+        assert lo - 1e-5 <= float(inside.mean()) <= hi + 1e-5
+        means.append(float(inside.mean()))
+    assert max(means) - min(means) > 0.5 * (hi - lo)  # levels spread over the range
+    # no tumour in the patch: unchanged
+    empty = np.zeros_like(lbl)
+    assert np.array_equal(tumour_intensity(img, empty, rng), img)

@@ -28,6 +28,7 @@ __all__ = [
     "load_split",
     "sample_patch",
     "random_curve",
+    "tumour_intensity",
     "augment_patch",
     "patch_batches",
 ]
@@ -128,9 +129,32 @@ def random_curve(
     return ((out - out.mean()) / max(std, 1e-6)).astype(np.float32)
 
 
+def tumour_intensity(
+    img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator, label: int = 1
+) -> npt.NDArray[np.float32]:
+    """Move the mean intensity of the ``label`` voxels (the VS) to a random level between the
+    patch's 2nd and 98th percentiles and scale its contrast around the mean by U(0.5, 1.5); the
+    rest of the patch is unchanged. ``img``, ``lbl``: ``(z, y, x)``.
+
+    A label-aware augmentation for cross-modality training: the tumour's hrT2 signal varies
+    (iso- to hyperintense to grey matter, cystic parts bright), and a translation network renders
+    it with whatever intensity its cycle found convenient (on the phantom: darker than the
+    brainstem, where real hrT2 shows it lighter). Randomising it makes the segmenter rely on the
+    tumour's shape and place, its CSF boundary and the canal, rather than on one intensity.
+    """
+    mask = lbl == label
+    if not mask.any():
+        return img
+    lo, hi = np.percentile(img, [2.0, 98.0])
+    vals = img[mask]
+    out = img.copy()
+    out[mask] = (vals - vals.mean()) * float(rng.uniform(0.5, 1.5)) + float(rng.uniform(lo, hi))
+    return out
+
+
 def augment_patch(
     img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator,
-    invert_prob: float = 0.0, remap_prob: float = 0.0,
+    invert_prob: float = 0.0, remap_prob: float = 0.0, tumour_prob: float = 0.0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """Spatial (left-right flip, small in-plane rotation and scaling) and intensity (gamma,
     contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms.
@@ -138,6 +162,7 @@ def augment_patch(
     ``invert_prob``: chance of negating the (z-scored) patch first, a contrast prior for the
     adaptation to hrT2, where fluid (CSF, cochlea) is bright and the tumour darker than it, the
     reverse of ceT1. ``remap_prob``: chance of a :func:`random_curve` instead (applied first).
+    ``tumour_prob``: chance of a :func:`tumour_intensity` (after those, before the rest).
     """
     from monai.transforms import Affine, GaussianSmooth
 
@@ -145,6 +170,8 @@ def augment_patch(
         img = random_curve(img, rng)
     elif invert_prob > 0 and rng.random() < invert_prob:
         img = -img
+    if tumour_prob > 0 and rng.random() < tumour_prob:
+        img = tumour_intensity(img, lbl, rng)
 
     if rng.random() < 0.5:  # both sides have canals: a mirrored head is a plausible head
         img, lbl = img[:, :, ::-1], lbl[:, :, ::-1]
@@ -183,6 +210,7 @@ def patch_batches(
     augment: bool,
     invert_prob: float = 0.0,
     remap_prob: float = 0.0,
+    tumour_prob: float = 0.0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches ``(image (B, 1, z, y, x) float32, label (B, 1, z, y, x) int64)``."""
     if not volumes:
@@ -193,7 +221,7 @@ def patch_batches(
             vol = volumes[int(rng.integers(len(volumes)))]
             img, lbl = sample_patch(vol, patch, rng, fg_fraction)
             if augment:
-                img, lbl = augment_patch(img, lbl, rng, invert_prob, remap_prob)
+                img, lbl = augment_patch(img, lbl, rng, invert_prob, remap_prob, tumour_prob)
             imgs.append(img)
             lbls.append(lbl)
         yield (

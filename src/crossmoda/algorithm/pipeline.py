@@ -403,7 +403,17 @@ def run_all(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[str, Any]:
     if not (run_dir / "model").exists():
         shutil.copytree(final, run_dir / "model")
     summary["stages"]["koos"] = run_koos(data_dir, run_dir, cfg)
+    # wall time of this call; a resumed run's finished stages keep their own seconds, summed in
+    # ``seconds_stages`` (training and apply time; validation passes are not included)
     summary["seconds_total"] = time.perf_counter() - t0
+    summary["seconds_stages"] = float(
+        sum(
+            float(v)
+            for info in summary["stages"].values()
+            for k, v in info.items()
+            if k.startswith("seconds") and isinstance(v, (int, float))
+        )
+    )
     write_json_atomic(run_dir / "summary.json", summary)
     return summary
 
