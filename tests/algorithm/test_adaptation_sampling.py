@@ -101,8 +101,8 @@ def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
     assert load_config(None, {"mode": "no_adaptation"}).segment.remap_prob == 0.0
 
 
-def test_tumour_intensity_changes_only_the_tumour_and_keeps_its_texture_order() -> None:
-    from crossmoda.algorithm.data import tumour_intensity
+def test_label_intensity_changes_only_the_tumour_and_keeps_its_texture_order() -> None:
+    from crossmoda.algorithm.data import label_intensity
 
     rng = np.random.default_rng(0)
     img = rng.normal(0.0, 1.0, (6, 16, 16)).astype(np.float32)
@@ -112,7 +112,7 @@ def test_tumour_intensity_changes_only_the_tumour_and_keeps_its_texture_order() 
     lo, hi = np.percentile(img, [2.0, 98.0])
     means = []
     for _ in range(50):
-        out = tumour_intensity(img, lbl, rng)
+        out = label_intensity(img, lbl, rng)
         assert np.array_equal(out[lbl != 1], img[lbl != 1])
         inside, before = out[lbl == 1], img[lbl == 1]
         # an affine map with a positive slope in [0.5, 1.5]: order and relative spread kept
@@ -124,4 +124,25 @@ def test_tumour_intensity_changes_only_the_tumour_and_keeps_its_texture_order() 
     assert max(means) - min(means) > 0.5 * (hi - lo)  # levels spread over the range
     # no tumour in the patch: unchanged
     empty = np.zeros_like(lbl)
-    assert np.array_equal(tumour_intensity(img, empty, rng), img)
+    assert np.array_equal(label_intensity(img, empty, rng), img)
+
+
+def test_cochlea_intensity_augmentation_is_the_adapted_chains_only() -> None:
+    from crossmoda.algorithm.config import COCHLEA_PROB, load_config
+    from crossmoda.algorithm.data import augment_patch
+
+    assert load_config(None, {"mode": "adapted"}).segment.cochlea_prob == COCHLEA_PROB["adapted"] > 0
+    assert load_config(None, {"mode": "supervised"}).segment.cochlea_prob == 0.0
+    assert load_config(None, {"mode": "no_adaptation"}).segment.cochlea_prob == 0.0
+    # with probability 1 the cochlea's mean lands in the patch's upper half (50th-99.5th pct),
+    # whatever it was; the background is only touched by the global intensity augmentations
+    rng = np.random.default_rng(2)
+    img = rng.normal(0.0, 1.0, (4, 12, 12)).astype(np.float32)
+    lbl = np.zeros(img.shape, dtype=np.uint8)
+    lbl[1:3, 5:7, 5:7] = 2
+    img[lbl == 2] = -3.0  # a dark cochlea, as a failed translation leaves it
+    brighter = 0
+    for _ in range(20):
+        out, out_lbl = augment_patch(img, lbl, rng, cochlea_prob=1.0)
+        brighter += float(out[out_lbl == 2].mean()) > float(np.median(out))
+    assert brighter >= 18  # noise, blur and rotation may move a few voxels, not the level

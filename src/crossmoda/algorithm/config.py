@@ -9,6 +9,7 @@ from typing import Any
 
 __all__ = [
     "CLASS_NAMES",
+    "COCHLEA_PROB",
     "INVERT_PROB",
     "REMAP_PROB",
     "PreprocessConfig",
@@ -32,6 +33,11 @@ REMAP_PROB: dict[str, float] = {"adapted": 0.0, "no_adaptation": 0.0, "supervise
 off: meant to make a segmenter trained on pseudo-hrT2 robust to the translation's residual
 contrast errors, at p = 0.3 and 0.5 it kept the CPU budget's segmenter (600 iterations) from
 learning the tumour at all (VS Dice 0 even on its own pseudo-hrT2 training crops)."""
+
+COCHLEA_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
+"""Default cochlea intensity augmentation per mode: it compensates a translation artefact (the
+pseudo-hrT2 cochlea has about half the contrast to its surroundings of a real hrT2 one), so only
+the adapted chain uses it."""
 
 CLASS_NAMES: tuple[str, ...] = ("background", "VS", "cochlea", "brainstem", "cerebellum")
 """Segmenter output channels: 1-2 from ``_Label`` (LABELS_2022), 3-4 from ``_Aux`` (AUX_LABELS)."""
@@ -124,8 +130,11 @@ class SegmentConfig:
     """Chance of a random intensity curve on a training patch; ``None``: :data:`REMAP_PROB` of the mode."""
     tumour_prob: float = 0.5
     """Chance of a random VS intensity on a training patch
-    (:func:`~crossmoda.algorithm.data.tumour_intensity`): the translation renders the tumour darker
+    (:func:`~crossmoda.algorithm.data.label_intensity`): the translation renders the tumour darker
     than real hrT2 shows it."""
+    cochlea_prob: float | None = None
+    """Chance of a random, brighter cochlea on a training patch (the translation halves its
+    contrast); ``None``: :data:`COCHLEA_PROB` of the mode."""
 
 
 @dataclass
@@ -192,8 +201,8 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, updated by a JSON file (partial allowed), then by ``overrides`` (top level);
-    mode-dependent defaults (``segment.invert_prob``, ``segment.remap_prob``) resolved for the
-    final mode."""
+    mode-dependent defaults (``segment.invert_prob``, ``remap_prob``, ``cochlea_prob``) resolved
+    for the final mode."""
     data: dict[str, Any] = {}
     if path is not None:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -203,4 +212,6 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         cfg.segment.invert_prob = INVERT_PROB[cfg.mode]
     if cfg.segment.remap_prob is None:
         cfg.segment.remap_prob = REMAP_PROB[cfg.mode]
+    if cfg.segment.cochlea_prob is None:
+        cfg.segment.cochlea_prob = COCHLEA_PROB[cfg.mode]
     return cfg

@@ -28,7 +28,7 @@ __all__ = [
     "load_split",
     "sample_patch",
     "random_curve",
-    "tumour_intensity",
+    "label_intensity",
     "augment_patch",
     "patch_batches",
 ]
@@ -129,23 +129,28 @@ def random_curve(
     return ((out - out.mean()) / max(std, 1e-6)).astype(np.float32)
 
 
-def tumour_intensity(
-    img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator, label: int = 1
+def label_intensity(
+    img: npt.NDArray[np.float32],
+    lbl: npt.NDArray[np.uint8],
+    rng: np.random.Generator,
+    label: int = 1,
+    percentiles: tuple[float, float] = (2.0, 98.0),
 ) -> npt.NDArray[np.float32]:
-    """Move the mean intensity of the ``label`` voxels (the VS) to a random level between the
-    patch's 2nd and 98th percentiles and scale its contrast around the mean by U(0.5, 1.5); the
-    rest of the patch is unchanged. ``img``, ``lbl``: ``(z, y, x)``.
+    """Move the mean intensity of the ``label`` voxels to a random level between the patch's
+    ``percentiles`` and scale their contrast around the mean by U(0.5, 1.5); the rest of the
+    patch is unchanged. ``img``, ``lbl``: ``(z, y, x)``.
 
-    A label-aware augmentation for cross-modality training: the tumour's hrT2 signal varies
-    (iso- to hyperintense to grey matter, cystic parts bright), and a translation network renders
-    it with whatever intensity its cycle found convenient (on the phantom: darker than the
-    brainstem, where real hrT2 shows it lighter). Randomising it makes the segmenter rely on the
-    tumour's shape and place, its CSF boundary and the canal, rather than on one intensity.
+    A label-aware augmentation for training on translated images, aimed at what the translation
+    gets wrong. The tumour's hrT2 signal varies (iso- to hyperintense to grey matter, cystic parts
+    bright) and the translation renders it with whatever intensity its cycle found convenient
+    (on the phantom: darker than the brainstem, where real hrT2 shows it lighter); the cochlea
+    comes out with half its real contrast (ceT1 hardly separates it from the otic capsule).
+    Randomising them makes the segmenter rely on shape, place and boundaries.
     """
     mask = lbl == label
     if not mask.any():
         return img
-    lo, hi = np.percentile(img, [2.0, 98.0])
+    lo, hi = np.percentile(img, percentiles)
     vals = img[mask]
     out = img.copy()
     out[mask] = (vals - vals.mean()) * float(rng.uniform(0.5, 1.5)) + float(rng.uniform(lo, hi))
@@ -155,6 +160,7 @@ def tumour_intensity(
 def augment_patch(
     img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator,
     invert_prob: float = 0.0, remap_prob: float = 0.0, tumour_prob: float = 0.0,
+    cochlea_prob: float = 0.0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """Spatial (left-right flip, small in-plane rotation and scaling) and intensity (gamma,
     contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms.
@@ -162,7 +168,9 @@ def augment_patch(
     ``invert_prob``: chance of negating the (z-scored) patch first, a contrast prior for the
     adaptation to hrT2, where fluid (CSF, cochlea) is bright and the tumour darker than it, the
     reverse of ceT1. ``remap_prob``: chance of a :func:`random_curve` instead (applied first).
-    ``tumour_prob``: chance of a :func:`tumour_intensity` (after those, before the rest).
+    ``tumour_prob``, ``cochlea_prob``: chances of a :func:`label_intensity` of the VS (level
+    between the patch's 2nd and 98th percentiles) and of the cochlea (50th to 99.5th: brighter,
+    as hrT2 shows it), after those and before the rest.
     """
     from monai.transforms import Affine, GaussianSmooth
 
@@ -171,7 +179,9 @@ def augment_patch(
     elif invert_prob > 0 and rng.random() < invert_prob:
         img = -img
     if tumour_prob > 0 and rng.random() < tumour_prob:
-        img = tumour_intensity(img, lbl, rng)
+        img = label_intensity(img, lbl, rng, 1, (2.0, 98.0))
+    if cochlea_prob > 0 and rng.random() < cochlea_prob:
+        img = label_intensity(img, lbl, rng, 2, (50.0, 99.5))
 
     if rng.random() < 0.5:  # both sides have canals: a mirrored head is a plausible head
         img, lbl = img[:, :, ::-1], lbl[:, :, ::-1]
@@ -211,6 +221,7 @@ def patch_batches(
     invert_prob: float = 0.0,
     remap_prob: float = 0.0,
     tumour_prob: float = 0.0,
+    cochlea_prob: float = 0.0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches ``(image (B, 1, z, y, x) float32, label (B, 1, z, y, x) int64)``."""
     if not volumes:
@@ -221,7 +232,7 @@ def patch_batches(
             vol = volumes[int(rng.integers(len(volumes)))]
             img, lbl = sample_patch(vol, patch, rng, fg_fraction)
             if augment:
-                img, lbl = augment_patch(img, lbl, rng, invert_prob, remap_prob, tumour_prob)
+                img, lbl = augment_patch(img, lbl, rng, invert_prob, remap_prob, tumour_prob, cochlea_prob)
             imgs.append(img)
             lbls.append(lbl)
         yield (
