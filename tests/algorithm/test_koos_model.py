@@ -257,3 +257,25 @@ def test_case_features_report_the_porus_in_world_mm(tmp_path: Path) -> None:
     np.testing.assert_allclose(row.porus_world, expected, atol=1e-9)
     np.testing.assert_allclose(row.axis_world, [1.0, 0.0, 0.0], atol=1e-12)  # medial = -x index = +x world
     assert row.frame_method == "two-cochleas"
+
+
+def test_auto_feature_set_is_chosen_by_training_cross_validation() -> None:
+    from crossmoda.algorithm.koos.features import IMAGE_FEATURES
+    from crossmoda.algorithm.koos.tables import CaseFeatures
+    from crossmoda.algorithm.koos.train import KoosTrainConfig, select_feature_set
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for i, grade in enumerate(np.repeat([1, 2, 3, 4], 10)):
+        # every geometric feature tracks the grade; the VS volume (in both sets) and the image
+        # features are pure noise, so the image-only set cannot grade and geometry wins
+        feats = {n: float(grade + rng.uniform(-0.3, 0.3)) for n in GEOMETRY_FEATURES}
+        feats["vs_volume_mm3"] = float(rng.uniform(0.0, 5.0))
+        feats |= {n: float(rng.normal(0.0, 1.0)) for n in IMAGE_FEATURES}
+        rows.append(CaseFeatures(f"crossmoda2022_etz_{i}", int(grade), feats,
+                                 (0.0, 0.0, 0.0), (1.0, 0.0, 0.0), "test"))
+    scores = select_feature_set(rows, KoosTrainConfig(data=Path("."), output=Path("."), C=1.0, folds=5))
+    assert list(scores) == ["geometry", "geometry+image", "image"]
+    assert scores["geometry"] <= 0.1  # separable: (almost) no out-of-fold error
+    assert scores["image"] > 0.5  # noise: about a grade off on average
+    assert min(scores, key=lambda k: scores[k]) in {"geometry", "geometry+image"}

@@ -371,7 +371,11 @@ def run_koos(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[str, Any]:
         )
     )
     shutil.copyfile(stage / "koos_model.json", run_dir / "model" / "koos_model.json")
-    keep: dict[str, Any] = {k: summary[k] for k in ("cross_validation", "validation") if k in summary}
+    keep: dict[str, Any] = {
+        k: summary[k]
+        for k in ("feature_set", "feature_selection_cv_ma_mae", "cross_validation", "validation")
+        if k in summary
+    }
     return _finish(stage, {"seconds": time.perf_counter() - t0, **keep})
 
 

@@ -38,7 +38,8 @@ def add_koos_parser(subparsers: Any, name: str = "koos") -> argparse.ArgumentPar
                         "source_images if present, else the phantom's paired truth")
     p.add_argument("--validation-labels", type=Path, default=None,
                    help="segmenter predictions on the validation hrT2 (default: ground truth)")
-    p.add_argument("--features", choices=sorted(FEATURE_SETS), default="geometry+image")
+    p.add_argument("--features", choices=[*sorted(FEATURE_SETS), "auto"], default="auto",
+                   help="feature set; auto: the lowest cross-validated MA-MAE on the training cases")
     p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (default 1)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (0: none)")
     p.add_argument("--seed", type=int, default=0)

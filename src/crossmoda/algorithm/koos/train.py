@@ -35,13 +35,14 @@ from crossmoda.algorithm.koos.tables import (
 from crossmoda.core.io import Geometry, read_array
 from crossmoda.core.koos import read_koos_csv
 from crossmoda.core.provenance import provenance, write_json_atomic
-from crossmoda.evaluation.koos import koos_metrics
+from crossmoda.evaluation.koos import koos_metrics, ma_mae
 
 __all__ = [
     "KoosTrainConfig",
     "read_meta_porus",
     "calibrate_frame",
     "cross_validate",
+    "select_feature_set",
     "porus_errors",
     "predict_cases",
     "evaluate_rows",
@@ -63,7 +64,9 @@ class KoosTrainConfig:
         images: Pseudo-hrT2 of the source cases (``<case>_hrT2``), or ``None`` (the phantom's true
             hrT2 on the ceT1 grid in ``paired_truth/`` when present).
         validation_labels: Segmenter predictions on the validation hrT2, or ``None`` (ground truth).
-        feature_set: A key of :data:`FEATURE_SETS`.
+        feature_set: A key of :data:`FEATURE_SETS`, or ``auto``: the set with the lowest
+            cross-validated MA-MAE on the training cases (ties: the first in
+            :data:`FEATURE_SETS`; needs ``folds`` > 1).
         C: Inverse L2 strength of the logistic regressions.
         folds: Cross-validation folds for the reported training predictions (0: none).
         seed: Seed of the fold assignment.
@@ -77,7 +80,7 @@ class KoosTrainConfig:
     labels: Path | None = None
     images: Path | None = None
     validation_labels: Path | None = None
-    feature_set: str = "geometry+image"
+    feature_set: str = "auto"
     C: float = 1.0
     folds: int = 5
     seed: int = 0
@@ -198,6 +201,17 @@ def cross_validate(
     return out
 
 
+def select_feature_set(rows: Sequence[CaseFeatures], cfg: KoosTrainConfig) -> dict[str, float]:
+    """Cross-validated MA-MAE of every :data:`FEATURE_SETS` entry on the training ``rows`` (same
+    folds, ``cfg.C``), in :data:`FEATURE_SETS` order: the training cases choose, never a test set."""
+    out = {}
+    for key, names in FEATURE_SETS.items():
+        cv = cross_validate(rows, names, cfg.C, cfg.folds, cfg.seed)
+        scored = [r for r in rows if r.case in cv]
+        out[key] = ma_mae([int(r.grade or 0) for r in scored], [cv[r.case][0] for r in scored])
+    return out
+
+
 def predict_cases(model: KoosModel, rows: Sequence[CaseFeatures]) -> dict[str, tuple[int, list[float]]]:
     """Grade and probabilities of grades 1-4 per case."""
     if not rows:
@@ -217,8 +231,12 @@ def evaluate_rows(
 
 def train_koos(cfg: KoosTrainConfig) -> dict[str, Any]:
     """Fit, cross-validate, validate and save the grader; returns the summary (also written)."""
-    if cfg.feature_set not in FEATURE_SETS:
-        raise ValueError(f"unknown feature set {cfg.feature_set!r}; known: {sorted(FEATURE_SETS)}")
+    if cfg.feature_set not in FEATURE_SETS and cfg.feature_set != "auto":
+        raise ValueError(
+            f"unknown feature set {cfg.feature_set!r}; known: {sorted(FEATURE_SETS)} or 'auto'"
+        )
+    if cfg.feature_set == "auto" and cfg.folds < 2:
+        raise ValueError("feature_set 'auto' selects by cross-validation: folds must be >= 2")
     data = Path(cfg.data)
     if cfg.labels is not None:
         grades = read_koos_csv(data / "infos_source_training.csv", "crossmoda_name", "koos")
@@ -236,13 +254,19 @@ def train_koos(cfg: KoosTrainConfig) -> dict[str, Any]:
         frame, calibration = calibrate_frame(cases, data / "meta", cfg.frame)
         logger.info("porus calibration: %s", calibration)
     rows = feature_rows(cases, frame, workers=cfg.workers, desc="koos features (train)")
-    names = FEATURE_SETS[cfg.feature_set]
+    selection = select_feature_set(rows, cfg) if cfg.feature_set == "auto" else {}
+    chosen = min(selection, key=lambda k: selection[k]) if selection else cfg.feature_set
+    if selection:
+        logger.info("koos feature set %r (cross-validated MA-MAE per set: %s)", chosen, selection)
+    names = FEATURE_SETS[chosen]
     model = fit_koos([r.features for r in rows], [int(r.grade or 0) for r in rows], feature_names=names,
-                     C=cfg.C, frame=frame, info={"training_source": source, "feature_set": cfg.feature_set})
+                     C=cfg.C, frame=frame, info={"training_source": source, "feature_set": chosen})
     out = Path(cfg.output)
     save_koos_model(model, out / "koos_model.json", cfg)
     summary: dict[str, Any] = {"n_train": len(rows), "training_source": source,
-                               "porus_calibration": calibration}
+                               "porus_calibration": calibration, "feature_set": chosen}
+    if selection:
+        summary["feature_selection_cv_ma_mae"] = selection
     if (data / "meta").is_dir():
         summary["porus_estimator_train"] = porus_errors(rows, data / "meta")
     cv = cross_validate(rows, names, cfg.C, cfg.folds, cfg.seed) if cfg.folds > 1 else {}
