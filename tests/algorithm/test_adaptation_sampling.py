@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from crossmoda.algorithm.data import Volume
 from crossmoda.algorithm.translation import _slice_patches
@@ -125,6 +126,29 @@ def test_label_intensity_changes_only_the_tumour_and_keeps_its_texture_order() -
     # no tumour in the patch: unchanged
     empty = np.zeros_like(lbl)
     assert np.array_equal(label_intensity(img, empty, rng), img)
+
+
+def test_label_intensity_edge_sigma_blends_a_ramp_across_the_boundary() -> None:
+    from crossmoda.algorithm.data import label_intensity
+
+    # a flat patch and a slab tumour: with a hard step the profile along x jumps at the label
+    # boundary; with edge_sigma it ramps, monotone, through the two voxels either side, and the
+    # same rng draws give the same level deep inside
+    img = np.zeros((8, 8, 24), dtype=np.float32)
+    img[..., 0] = 4.0  # percentiles need a spread: level drawn in [0, 4)
+    lbl = np.zeros(img.shape, dtype=np.uint8)
+    lbl[:, :, 8:16] = 1
+    hard = label_intensity(img, lbl, np.random.default_rng(3), 1, (0.0, 100.0), 0.0)
+    soft = label_intensity(img, lbl, np.random.default_rng(3), 1, (0.0, 100.0), 1.0)
+    level = float(hard[4, 4, 12])
+    assert level > 0.1
+    assert np.array_equal(hard[lbl != 1], img[lbl != 1])
+    profile = soft[4, 4, 4:13]
+    assert np.all(np.diff(profile) >= -1e-6)  # monotone ramp up to the interior
+    assert 0.0 < soft[4, 4, 7] < 0.5 * level  # outside voxel next to the boundary: partly blended
+    assert 0.5 * level - 1e-5 <= soft[4, 4, 8] < level  # boundary label voxel: at least half
+    assert soft[4, 4, 12] == pytest.approx(level, rel=1e-3)  # deep inside: the full new level
+    assert np.array_equal(soft[..., 1:4], img[..., 1:4])  # far outside: untouched
 
 
 def test_cochlea_intensity_augmentation_is_the_adapted_chains_only() -> None:

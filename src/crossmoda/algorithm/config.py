@@ -135,6 +135,9 @@ class SegmentConfig:
     cochlea_prob: float | None = None
     """Chance of a random, brighter cochlea on a training patch (the translation halves its
     contrast); ``None``: :data:`COCHLEA_PROB` of the mode."""
+    label_edge_sigma: tuple[float, float] = (0.0, 0.0)
+    """Range (voxels) of the random boundary blur of the VS and cochlea intensity augmentations
+    (:func:`~crossmoda.algorithm.data.label_intensity` ``edge_sigma``); ``(0, 0)``: a hard step."""
 
 
 @dataclass

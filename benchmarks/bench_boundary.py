@@ -1,0 +1,119 @@
+"""Where a segmenter goes wrong on real hrT2: volume bias, missed and extra voxels, their depth.
+
+On the run's ``target_training`` crops (real hrT2, never labelled in training; the phantom's
+paired truth ``<case>_truth_label.npy`` is only read here), per structure (VS, cochlea):
+Dice of the cleaned prediction (:func:`crossmoda.algorithm.selftrain.clean_labels`, the
+self-training pseudo-label), predicted/true volume, the fraction of true voxels missed and of
+extra voxels, the mean depth (mm inside the true structure) of hit and missed voxels, and the
+Dice after a one-voxel dilation or erosion of the prediction. A missed fraction well above the
+extra fraction with shallow misses and a dilation that helps means the boundary is drawn too
+tight: a domain bias of the boundary, not a detection failure.
+
+    .venv/bin/python benchmarks/bench_boundary.py RUN [--checkpoint PT] [--cases 12] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger("bench_boundary")
+
+STRUCTURES = {"VS": 1, "cochlea": 2}
+
+
+def _dice(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
+    s = int(a.sum()) + int(b.sum())
+    return 2.0 * float((a & b).sum()) / s if s else 1.0
+
+
+def boundary_stats(
+    pred: npt.NDArray[np.uint8], truth: npt.NDArray[np.uint8], spacing_mm: tuple[float, float, float]
+) -> dict[str, float]:
+    """Per-structure bias statistics of one crop (label maps ``(z, y, x)``, ``spacing_mm`` in
+    ``(z, y, x)``); keys ``<structure>_<statistic>``."""
+    from scipy import ndimage as ndi
+
+    cross = ndi.generate_binary_structure(3, 1)
+    out: dict[str, float] = {}
+    for name, k in STRUCTURES.items():
+        t, p = truth == k, pred == k
+        n = max(1, int(t.sum()))
+        depth = ndi.distance_transform_edt(t, sampling=spacing_mm)
+        hit, miss = t & p, t & ~p
+        out[f"{name}_Dice"] = _dice(p, t)
+        out[f"{name}_volume_ratio"] = float(p.sum()) / n
+        out[f"{name}_missed"] = float(miss.sum()) / n
+        out[f"{name}_extra"] = float((p & ~t).sum()) / n
+        out[f"{name}_depth_hit_mm"] = float(depth[hit].mean()) if hit.any() else float("nan")
+        out[f"{name}_depth_missed_mm"] = float(depth[miss].mean()) if miss.any() else float("nan")
+        out[f"{name}_Dice_dilated"] = _dice(ndi.binary_dilation(p, cross), t)
+        out[f"{name}_Dice_eroded"] = _dice(ndi.binary_erosion(p, cross), t)
+    return out
+
+
+def run(run_dir: Path, checkpoint: Path | None, cases: int) -> dict[str, Any]:
+    """Statistics of the run's final segmenter (or ``checkpoint``) on ``cases`` target crops."""
+    import torch
+
+    from crossmoda.algorithm.config import config_from_dict
+    from crossmoda.algorithm.segmentation import build_segmenter, load_state, predict_volume
+    from crossmoda.algorithm.selftrain import clean_labels
+
+    torch.set_num_threads(1)
+    raw = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    raw.pop("provenance", None)
+    cfg = config_from_dict(raw)
+    if checkpoint is None:
+        candidates = [run_dir / "self_train" / "model" / "segmenter.pt", run_dir / "segment" / "model.pt"]
+        checkpoint = next((c for c in candidates if c.is_file()), candidates[-1])
+    net = build_segmenter(cfg.segment)
+    state = load_state(checkpoint)
+    net.load_state_dict(state.get("model", state))
+    index = json.loads((run_dir / "data" / "index.json").read_text(encoding="utf-8"))
+    names = list(index["truth_label"])[:cases]
+    if not names:
+        raise SystemExit(f"{run_dir}: no target crops with paired truth (index.json 'truth_label')")
+    per_case: dict[str, dict[str, float]] = {}
+    for case in names:
+        image = np.load(run_dir / "data" / "target" / f"{case}_image.npy").astype(np.float32)
+        truth = np.load(run_dir / "data" / "target" / f"{case}_truth_label.npy")
+        probs = predict_volume(net, image, cfg.segment, torch.device("cpu"))
+        per_case[case] = boundary_stats(clean_labels(probs, cfg.preprocess.spacing_mm), truth,
+                                        cfg.preprocess.spacing_mm)
+        stats = per_case[case]
+        logger.info("%s VS Dice %.3f missed %.2f", case, stats["VS_Dice"], stats["VS_missed"])
+    keys = next(iter(per_case.values())).keys()
+    mean = {k: float(np.nanmean([c[k] for c in per_case.values()])) for k in keys}
+    return {"run": str(run_dir), "checkpoint": str(checkpoint), "mean": mean, "cases": per_case}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a crossmoda-train run folder (with data/)")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="segmenter weights (.pt)")
+    parser.add_argument("--cases", type=int, default=12)
+    parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = run(args.run, args.checkpoint, args.cases)
+    for name in STRUCTURES:
+        m = result["mean"]
+        logger.info(
+            "%-8s Dice %.3f  volume ratio %.2f  missed %.2f  extra %.2f  depth hit/missed %.2f/%.2f mm"
+            "  Dice dilated %.3f eroded %.3f", name, m[f"{name}_Dice"], m[f"{name}_volume_ratio"],
+            m[f"{name}_missed"], m[f"{name}_extra"], m[f"{name}_depth_hit_mm"],
+            m[f"{name}_depth_missed_mm"], m[f"{name}_Dice_dilated"], m[f"{name}_Dice_eroded"],
+        )
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
