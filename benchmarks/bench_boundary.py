@@ -9,7 +9,12 @@ Dice after a one-voxel dilation or erosion of the prediction. A missed fraction 
 extra fraction with shallow misses and a dilation that helps means the boundary is drawn too
 tight: a domain bias of the boundary, not a detection failure.
 
+``--profile PNG`` also plots the mean intensity against the signed distance to the VS surface on
+the run's source crops, pseudo-hrT2 beside the phantom's paired-truth hrT2: where the
+translation puts the tumour's edge relative to its label.
+
     .venv/bin/python benchmarks/bench_boundary.py RUN [--checkpoint PT] [--cases 12] [--json OUT]
+        [--profile PNG]
 """
 
 from __future__ import annotations
@@ -58,6 +63,59 @@ def boundary_stats(
     return out
 
 
+def edge_profile(run_dir: Path, cases: int, label: int = 1) -> dict[str, list[float]]:
+    """Mean z-scored intensity per 0.6 mm bin of signed distance to the ``label`` surface (mm,
+    negative inside) on the first ``cases`` source crops: keys ``distance_mm``, ``pseudo``
+    (translated), ``truth`` (paired-truth hrT2)."""
+    from scipy import ndimage as ndi
+
+    data = run_dir / "data"
+    spacing = tuple(json.loads((run_dir / "config.json").read_text())["preprocess"]["spacing_mm"])
+    edges = np.arange(-3.3, 3.31, 0.6)
+    sums = {"pseudo": np.zeros(len(edges) - 1), "truth": np.zeros(len(edges) - 1)}
+    counts = np.zeros(len(edges) - 1)
+    names = json.loads((data / "index.json").read_text())["splits"]["source"][:cases]
+    for case in names:
+        t = np.load(data / "source" / f"{case}_label.npy") == label
+        if not t.any() or not (data / "pseudo" / f"{case}_image.npy").is_file():
+            continue
+        edt = ndi.distance_transform_edt
+        signed = edt(~t, sampling=spacing) - edt(t, sampling=spacing)
+        k = np.digitize(signed, edges) - 1
+        ok = (k >= 0) & (k < len(edges) - 1)
+        counts += np.bincount(k[ok], minlength=len(counts))
+        for name, f in (("pseudo", f"pseudo/{case}_image.npy"), ("truth", f"source/{case}_truth_hrT2.npy")):
+            img = np.load(data / f).astype(np.float64)
+            sums[name] += np.bincount(k[ok], weights=img[ok], minlength=len(counts))
+    keep = counts > 0
+    centres = (edges[:-1] + edges[1:]) / 2
+    out = {"distance_mm": [round(float(c), 2) for c in centres[keep]]}
+    out.update({n: (v[keep] / counts[keep]).tolist() for n, v in sums.items()})
+    return out
+
+
+def plot_profile(profile: dict[str, list[float]], out_png: Path) -> None:
+    """Line plot of :func:`edge_profile`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for name, style in (("truth", "k-o"), ("pseudo", "C1-s")):
+        label = "hrT2 (paired truth)" if name == "truth" else "pseudo-hrT2 (translated ceT1)"
+        ax.plot(profile["distance_mm"], profile[name], style, ms=4, label=label)
+    ax.axvline(0.0, color="0.6", lw=1, ls="--")
+    ax.set_xlabel("signed distance to the VS label surface (mm, < 0 inside)")
+    ax.set_ylabel("mean intensity (z-score)")
+    ax.set_title("Tumour edge: where the translation puts it", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
 def run(run_dir: Path, checkpoint: Path | None, cases: int) -> dict[str, Any]:
     """Statistics of the run's final segmenter (or ``checkpoint``) on ``cases`` target crops."""
     import torch
@@ -100,6 +158,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="segmenter weights (.pt)")
     parser.add_argument("--cases", type=int, default=12)
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    parser.add_argument("--profile", type=Path, default=None, help="edge-profile figure (PNG)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run(args.run, args.checkpoint, args.cases)
@@ -111,6 +170,11 @@ def main() -> None:
             m[f"{name}_missed"], m[f"{name}_extra"], m[f"{name}_depth_hit_mm"],
             m[f"{name}_depth_missed_mm"], m[f"{name}_Dice_dilated"], m[f"{name}_Dice_eroded"],
         )
+    if args.profile is not None:
+        result["edge_profile"] = edge_profile(args.run, max(args.cases, 12))
+        plot_profile(result["edge_profile"], args.profile)
+        logger.info("edge profile: %s", {k: [round(v, 2) for v in vals]
+                                         for k, vals in result["edge_profile"].items()})
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
