@@ -14,7 +14,7 @@ the run's source crops, pseudo-hrT2 beside the phantom's paired-truth hrT2: wher
 translation puts the tumour's edge relative to its label.
 
     .venv/bin/python benchmarks/bench_boundary.py RUN [--checkpoint PT] [--cases 12] [--json OUT]
-        [--profile PNG]
+        [--profile PNG [--compare RUN2 ...] [--profile-only]]
 """
 
 from __future__ import annotations
@@ -94,17 +94,19 @@ def edge_profile(run_dir: Path, cases: int, label: int = 1) -> dict[str, list[fl
     return out
 
 
-def plot_profile(profile: dict[str, list[float]], out_png: Path) -> None:
-    """Line plot of :func:`edge_profile`."""
+def plot_profile(profiles: dict[str, dict[str, list[float]]], out_png: Path) -> None:
+    """Line plot of :func:`edge_profile` results keyed by run name: the paired truth (of the first;
+    every run of one data set has the same) and each run's pseudo-hrT2."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for name, style in (("truth", "k-o"), ("pseudo", "C1-s")):
-        label = "hrT2 (paired truth)" if name == "truth" else "pseudo-hrT2 (translated ceT1)"
-        ax.plot(profile["distance_mm"], profile[name], style, ms=4, label=label)
+    first = next(iter(profiles.values()))
+    ax.plot(first["distance_mm"], first["truth"], "k-o", ms=4, label="hrT2 (paired truth)")
+    for i, (name, prof) in enumerate(profiles.items()):
+        ax.plot(prof["distance_mm"], prof["pseudo"], f"C{i + 1}-s", ms=4, label=f"pseudo-hrT2: {name}")
     ax.axvline(0.0, color="0.6", lw=1, ls="--")
     ax.set_xlabel("signed distance to the VS label surface (mm, < 0 inside)")
     ax.set_ylabel("mean intensity (z-score)")
@@ -159,22 +161,29 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=12)
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     parser.add_argument("--profile", type=Path, default=None, help="edge-profile figure (PNG)")
+    parser.add_argument("--compare", type=Path, nargs="+", default=[],
+                        help="more runs (translate stage done) whose pseudo-hrT2 edge profile is drawn too")
+    parser.add_argument("--profile-only", action="store_true", help="only the edge profile (no segmenter)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    result = run(args.run, args.checkpoint, args.cases)
-    for name in STRUCTURES:
-        m = result["mean"]
-        logger.info(
-            "%-8s Dice %.3f  volume ratio %.2f  missed %.2f  extra %.2f  depth hit/missed %.2f/%.2f mm"
-            "  Dice dilated %.3f eroded %.3f", name, m[f"{name}_Dice"], m[f"{name}_volume_ratio"],
-            m[f"{name}_missed"], m[f"{name}_extra"], m[f"{name}_depth_hit_mm"],
-            m[f"{name}_depth_missed_mm"], m[f"{name}_Dice_dilated"], m[f"{name}_Dice_eroded"],
-        )
+    result: dict[str, Any] = {"run": str(args.run)}
+    if not args.profile_only:
+        result = run(args.run, args.checkpoint, args.cases)
+        for name in STRUCTURES:
+            m = result["mean"]
+            logger.info(
+                "%-8s Dice %.3f  volume ratio %.2f  missed %.2f  extra %.2f  depth hit/missed %.2f/%.2f mm"
+                "  Dice dilated %.3f eroded %.3f", name, m[f"{name}_Dice"], m[f"{name}_volume_ratio"],
+                m[f"{name}_missed"], m[f"{name}_extra"], m[f"{name}_depth_hit_mm"],
+                m[f"{name}_depth_missed_mm"], m[f"{name}_Dice_dilated"], m[f"{name}_Dice_eroded"],
+            )
     if args.profile is not None:
-        result["edge_profile"] = edge_profile(args.run, max(args.cases, 12))
-        plot_profile(result["edge_profile"], args.profile)
-        logger.info("edge profile: %s", {k: [round(v, 2) for v in vals]
-                                         for k, vals in result["edge_profile"].items()})
+        profiles = {r.name: edge_profile(r, max(args.cases, 12)) for r in (args.run, *args.compare)}
+        result["edge_profile"] = profiles
+        plot_profile(profiles, args.profile)
+        for name, prof in profiles.items():
+            rounded = {k: [round(v, 2) for v in vals] for k, vals in prof.items()}
+            logger.info("edge profile %s: %s", name, rounded)
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
 

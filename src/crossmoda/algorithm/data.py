@@ -180,6 +180,7 @@ def augment_patch(
     img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator,
     invert_prob: float = 0.0, remap_prob: float = 0.0, tumour_prob: float = 0.0,
     cochlea_prob: float = 0.0, edge_sigma: tuple[float, float] = (0.0, 0.0),
+    tumour_percentiles: tuple[float, float] = (2.0, 98.0),
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """Spatial (left-right flip, small in-plane rotation and scaling) and intensity (gamma,
     contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms.
@@ -188,7 +189,7 @@ def augment_patch(
     adaptation to hrT2, where fluid (CSF, cochlea) is bright and the tumour darker than it, the
     reverse of ceT1. ``remap_prob``: chance of a :func:`random_curve` instead (applied first).
     ``tumour_prob``, ``cochlea_prob``: chances of a :func:`label_intensity` of the VS (level
-    between the patch's 2nd and 98th percentiles) and of the cochlea (50th to 99.5th: brighter,
+    between the patch's ``tumour_percentiles``) and of the cochlea (50th to 99.5th: brighter,
     as hrT2 shows it), after those and before the rest, with a boundary blend of sigma
     U(``edge_sigma``) voxels (:func:`label_intensity`).
     """
@@ -200,7 +201,7 @@ def augment_patch(
         img = -img
     if tumour_prob > 0 and rng.random() < tumour_prob:
         sigma = float(rng.uniform(*edge_sigma)) if edge_sigma[1] > 0 else 0.0
-        img = label_intensity(img, lbl, rng, 1, (2.0, 98.0), sigma)
+        img = label_intensity(img, lbl, rng, 1, tumour_percentiles, sigma)
     if cochlea_prob > 0 and rng.random() < cochlea_prob:
         sigma = float(rng.uniform(*edge_sigma)) if edge_sigma[1] > 0 else 0.0
         img = label_intensity(img, lbl, rng, 2, (50.0, 99.5), sigma)
@@ -245,6 +246,7 @@ def patch_batches(
     tumour_prob: float = 0.0,
     cochlea_prob: float = 0.0,
     edge_sigma: tuple[float, float] = (0.0, 0.0),
+    tumour_percentiles: tuple[float, float] = (2.0, 98.0),
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches ``(image (B, 1, z, y, x) float32, label (B, 1, z, y, x) int64)``."""
     if not volumes:
@@ -256,7 +258,8 @@ def patch_batches(
             img, lbl = sample_patch(vol, patch, rng, fg_fraction)
             if augment:
                 img, lbl = augment_patch(
-                    img, lbl, rng, invert_prob, remap_prob, tumour_prob, cochlea_prob, edge_sigma
+                    img, lbl, rng, invert_prob, remap_prob, tumour_prob, cochlea_prob, edge_sigma,
+                    tumour_percentiles,
                 )
             imgs.append(img)
             lbls.append(lbl)

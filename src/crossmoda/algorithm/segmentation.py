@@ -131,7 +131,8 @@ def train_segmenter(
     batches = patch_batches(volumes, cfg.patch, cfg.batch_size, rng, cfg.foreground_fraction, cfg.augment,
                             invert_prob=cfg.invert_prob or 0.0, remap_prob=cfg.remap_prob or 0.0,
                             tumour_prob=cfg.tumour_prob, cochlea_prob=cfg.cochlea_prob or 0.0,
-                             edge_sigma=(cfg.label_edge_sigma[0], cfg.label_edge_sigma[1]))
+                            edge_sigma=(cfg.label_edge_sigma[0], cfg.label_edge_sigma[1]),
+                            tumour_percentiles=(cfg.tumour_percentiles[0], cfg.tumour_percentiles[1]))
     weight = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
     if weight.numel() != len(CLASS_NAMES):
         raise ValueError(

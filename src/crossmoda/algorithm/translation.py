@@ -5,7 +5,8 @@ Names in the code and in the paper (Zhu et al. 2017, as in pytorch-CycleGAN):
 ``D_B`` (D_X: judges ceT1). Losses: least-squares GAN, cycle consistency, identity, and a
 small-structure term: a 2D segmenter ``S`` (VS, cochlea) trained on ``G_A(ceT1)`` with the source
 labels, whose loss also flows into ``G_A`` so the cochleas and the tumour stay visible in the
-pseudo-hrT2 (the segmentation-consistency idea of PAST 2.0 and MAI in crossMoDA 2022).
+pseudo-hrT2 (the segmentation-consistency idea of PAST 2.0 and MAI in crossMoDA 2022), a
+population-atlas term, and an optional MIND structure term (:mod:`crossmoda.algorithm.mind`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from crossmoda.algorithm.config import TranslateConfig
 from crossmoda.algorithm.data import Volume
+from crossmoda.algorithm.mind import mind_loss
 from crossmoda.algorithm.segmentation import load_state, save_state
 
 __all__ = [
@@ -408,8 +410,13 @@ def train_translation(
             loss_atlas = l1(_low_pass(fake_b, blur), pa.atlas.to(device)) + l1(
                 _low_pass(fake_a, blur), pb.atlas.to(device)
             )
+        loss_mind = torch.zeros((), device=device)
+        if cfg.lambda_mind > 0:
+            # structure term: translated edges where the input has them (either polarity)
+            loss_mind = mind_loss(fake_b, real_a, cfg.mind_sigma) + mind_loss(fake_a, real_b, cfg.mind_sigma)
         loss_g = (
             loss_gan
+            + cfg.lambda_mind * loss_mind
             + cfg.lambda_cycle * loss_cyc
             + cfg.lambda_cycle * cfg.lambda_identity * loss_idt
             + cfg.lambda_seg * loss_seg
@@ -438,6 +445,7 @@ def train_translation(
             cyc=f"{loss_cyc.item():.2f}",
             D=f"{loss_d.item():.2f}",
             atlas=f"{loss_atlas.item():.2f}",
+            mind=f"{loss_mind.item():.3f}",
             S=f"{loss_s.item():.2f}",
         )
         done = it + 1
