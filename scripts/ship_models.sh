@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Copy finished `crossmoda-train all` runs into the package as the shipped models:
-#   bash scripts/ship_models.sh RUN_ADAPTED RUN_BASELINE
+#   bash scripts/ship_models.sh RUN_ADAPTED [RUN_BASELINE]
 # -> src/crossmoda/algorithm/models/{adapted,no_adaptation}/ (model.json, segmenter.pt,
 #    template_hrT2.npy, koos_model.json). Refuses a run without a complete model folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$#" -eq 2 ] || { echo "usage: $0 RUN_ADAPTED RUN_BASELINE" >&2; exit 2; }
+[ "$#" -ge 1 ] && [ "$#" -le 2 ] || { echo "usage: $0 RUN_ADAPTED [RUN_BASELINE]" >&2; exit 2; }
 DEST=src/crossmoda/algorithm/models
-for pair in "adapted:$1" "no_adaptation:$2"; do
+pairs=("adapted:$1")
+[ "$#" -eq 2 ] && pairs+=("no_adaptation:$2")
+for pair in "${pairs[@]}"; do
   name="${pair%%:*}"; run="${pair#*:}"
   for f in model.json segmenter.pt template_hrT2.npy koos_model.json; do
     [ -f "$run/model/$f" ] || { echo "$run/model/$f missing: is the run finished?" >&2; exit 1; }
