@@ -150,6 +150,15 @@ class SegmentConfig:
     label_edge_sigma: tuple[float, float] = (0.0, 0.0)
     """Range (voxels) of the random boundary blur of the VS and cochlea intensity augmentations
     (:func:`~crossmoda.algorithm.data.label_intensity` ``edge_sigma``); ``(0, 0)``: a hard step."""
+    cochlea_refine_mm: float = 0.8
+    """Cochlea boundary refinement on hrT2 (:func:`~crossmoda.algorithm.postprocess.refine_bright`),
+    applied to self-training pseudo-labels and at inference: each predicted cochlea becomes the
+    fluid-bright voxels (above an Otsu threshold of its surroundings) within this distance (mm) of
+    it. The labyrinth's fluid is bright on hrT2 against the dark otic capsule, and the segmenter
+    trained on pseudo-hrT2 draws it too wide (dark bone included) and misses bright rim voxels.
+    ``0`` disables it."""
+    cochlea_context_mm: float = 2.0
+    """Radius (mm) around each predicted cochlea whose intensities set the refinement's threshold."""
 
 
 @dataclass

@@ -24,7 +24,12 @@ import SimpleITK as sitk
 import torch
 
 from crossmoda.algorithm.config import CLASS_NAMES, PreprocessConfig, SegmentConfig, config_from_dict
-from crossmoda.algorithm.postprocess import largest_components, one_component_per_side, vs_component
+from crossmoda.algorithm.postprocess import (
+    largest_components,
+    one_component_per_side,
+    refine_bright,
+    vs_component,
+)
 from crossmoda.algorithm.preprocess import box_at, localise, normalise, resample_box, roi_to_input
 from crossmoda.algorithm.segmentation import build_segmenter, load_state, predict_volume, resolve_device
 from crossmoda.core.errors import CrossmodaError
@@ -193,6 +198,13 @@ def predict_case(image: sitk.Image, model: Model, tta: bool = False) -> CasePred
     lateral = _lateral_mm(image, slices, centre[0])
     cochlea = one_component_per_side(arg == 2, lateral)
     spacing_zyx = tuple(float(v) for v in image.GetSpacing()[::-1])
+    cochlea = refine_bright(
+        cochlea,
+        sitk.GetArrayViewFromImage(image)[slices],
+        spacing_zyx,  # type: ignore[arg-type]
+        model.segment.cochlea_refine_mm,
+        model.segment.cochlea_context_mm,
+    )
     vs = vs_component(arg == 1, sub[1], cochlea, spacing_zyx)  # type: ignore[arg-type]
     brainstem = largest_components(arg == 3, 1)
     cerebellum = largest_components(arg == 4, 2)

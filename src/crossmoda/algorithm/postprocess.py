@@ -1,12 +1,21 @@
-"""Post-processing of label maps on the input grid: one VS, at most one cochlea per side."""
+"""Post-processing of label maps on the input grid: one VS, at most one cochlea per side, the
+cochlea snapped to the bright fluid."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import SimpleITK as sitk
 from scipy import ndimage
 
-__all__ = ["VS_MAX_COCHLEA_DISTANCE_MM", "largest_components", "one_component_per_side", "vs_component"]
+__all__ = [
+    "VS_MAX_COCHLEA_DISTANCE_MM",
+    "largest_components",
+    "one_component_per_side",
+    "otsu_threshold",
+    "refine_bright",
+    "vs_component",
+]
 
 VS_MAX_COCHLEA_DISTANCE_MM = 12.0
 """A schwannoma grows from the vestibular nerve inside the internal auditory canal, whose fundus
@@ -79,3 +88,66 @@ def vs_component(
         return np.zeros(mask.shape, dtype=bool)
     best = max(ok, key=lambda i: mass[i]) + 1
     return np.asarray(comp == best)
+
+
+def otsu_threshold(values: npt.NDArray[np.floating], bins: int = 128) -> float:
+    """Otsu's threshold of a 1D sample of intensities (SimpleITK's histogram implementation)."""
+    v = np.asarray(values, dtype=np.float32).ravel()
+    if v.size < 2 or float(v.max()) <= float(v.min()):
+        return float(v.max()) if v.size else 0.0
+    f = sitk.OtsuThresholdImageFilter()
+    f.SetNumberOfHistogramBins(bins)
+    f.Execute(sitk.GetImageFromArray(v[None, :]))
+    return float(f.GetThreshold())
+
+
+def refine_bright(
+    mask: npt.NDArray[np.bool_],
+    image: npt.NDArray[np.floating],
+    spacing_mm: tuple[float, float, float],
+    grow_mm: float,
+    context_mm: float,
+) -> npt.NDArray[np.bool_]:
+    """Snap each component of ``mask`` to the bright structure it sits on.
+
+    Per 26-connected component: the threshold is Otsu's over ``image`` within ``context_mm`` of
+    the component; the result is the voxels within ``grow_mm`` of it that are above the threshold
+    and connected to a bright voxel of the component itself. A component with no bright voxel is
+    kept as it was (nothing to snap to). Meant for fluid on hrT2 (the cochlea), not the tumour.
+
+    Args:
+        mask: Boolean mask ``(z, y, x)``.
+        image: Intensities on the same grid (any scale).
+        spacing_mm: Voxel spacing in array order ``(z, y, x)``, mm.
+        grow_mm: Largest distance (mm) a refined component may reach beyond the original one.
+        context_mm: Radius (mm) of the neighbourhood that sets the threshold.
+
+    Returns:
+        Refined boolean mask, same shape.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if grow_mm <= 0 or not mask.any():
+        return mask
+    full = np.ones((3, 3, 3), dtype=bool)
+    comp, n = ndimage.label(mask, structure=full)
+    out = np.zeros(mask.shape, dtype=bool)
+    pad = [int(np.ceil(max(grow_mm, context_mm) / s)) + 1 for s in spacing_mm]
+    for i, box in enumerate(ndimage.find_objects(comp), start=1):
+        if box is None:
+            continue
+        win = tuple(
+            slice(max(b.start - p, 0), min(b.stop + p, dim))
+            for b, p, dim in zip(box, pad, mask.shape, strict=True)
+        )
+        part = comp[win] == i
+        img = np.asarray(image[win], dtype=np.float32)
+        dist = ndimage.distance_transform_edt(~part, sampling=spacing_mm)
+        bright = img > otsu_threshold(img[dist <= context_mm])
+        cand = (dist <= grow_mm) & bright
+        if not (cand & part).any():
+            out[win] |= part
+            continue
+        lab, _ = ndimage.label(cand, structure=full)
+        ids = np.unique(lab[cand & part])
+        out[win] |= np.isin(lab, ids[ids > 0])
+    return out

@@ -13,7 +13,12 @@ from tqdm import tqdm
 
 from crossmoda.algorithm.config import SegmentConfig, SelfTrainConfig
 from crossmoda.algorithm.data import Volume
-from crossmoda.algorithm.postprocess import largest_components, one_component_per_side, vs_component
+from crossmoda.algorithm.postprocess import (
+    largest_components,
+    one_component_per_side,
+    refine_bright,
+    vs_component,
+)
 from crossmoda.algorithm.segmentation import predict_volume
 
 __all__ = ["PseudoLabel", "clean_labels", "pseudo_label", "select_pseudo_labels"]
@@ -32,17 +37,25 @@ class PseudoLabel:
 
 
 def clean_labels(
-    probs: npt.NDArray[np.floating], spacing_mm: tuple[float, float, float]
+    probs: npt.NDArray[np.floating],
+    spacing_mm: tuple[float, float, float],
+    image: npt.NDArray[np.floating] | None = None,
+    cochlea_refine_mm: float = 0.0,
+    cochlea_context_mm: float = 2.0,
 ) -> npt.NDArray[np.uint8]:
     """Connected-component cleaning of class probabilities ``(5, z, y, x)`` of a crop: the VS
     component next to a cochlea (:func:`vs_component`), brainstem, one cochlea per side of the
-    crop's midline (x centre), two largest cerebellum parts. ``spacing_mm`` in ``(z, y, x)``."""
+    crop's midline (x centre), two largest cerebellum parts. ``spacing_mm`` in ``(z, y, x)``.
+    With the hrT2 crop ``image`` and ``cochlea_refine_mm > 0``, each cochlea is snapped to the
+    bright fluid (:func:`refine_bright`)."""
     arg = np.argmax(probs, axis=0)
     x = np.arange(arg.shape[2], dtype=np.float64) - (arg.shape[2] - 1) / 2
     out = np.zeros(arg.shape, dtype=np.uint8)
     out[largest_components(arg == 4, 2)] = 4
     out[largest_components(arg == 3, 1)] = 3
     cochlea = one_component_per_side(arg == 2, x[None, None, :])
+    if image is not None and cochlea_refine_mm > 0:
+        cochlea = refine_bright(cochlea, image, spacing_mm, cochlea_refine_mm, cochlea_context_mm)
     out[cochlea] = 2
     out[vs_component(arg == 1, probs[1], cochlea, spacing_mm)] = 1
     return out
@@ -55,12 +68,15 @@ def pseudo_label(
     device: torch.device,
     spacing_mm: tuple[float, float, float],
 ) -> list[PseudoLabel]:
-    """Predict, clean (:func:`clean_labels`, crop spacing ``spacing_mm`` in ``(z, y, x)``) and
-    score every ``(case, crop)``."""
+    """Predict, clean (:func:`clean_labels`, crop spacing ``spacing_mm`` in ``(z, y, x)``, the
+    cochlea snapped to the crop's bright fluid per ``cfg.cochlea_refine_mm``) and score every
+    ``(case, crop)``."""
     out = []
     for case, image in tqdm(images, desc="pseudo-labels", dynamic_ncols=True):
         probs = predict_volume(net, image, cfg, device)
-        label = clean_labels(probs, spacing_mm)
+        label = clean_labels(
+            probs, spacing_mm, image, cfg.cochlea_refine_mm, cfg.cochlea_context_mm
+        )
         fg = (label == 1) | (label == 2)
         conf = float(probs.max(axis=0)[fg].mean()) if fg.any() else 0.0
         out.append(PseudoLabel(case, label, conf))
