@@ -47,11 +47,14 @@ ROWS = (
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(model_dir: str, device: str) -> None:
+def _init_worker(model_dir: str, device: str, cochlea_refine_mm: float | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    _WORKER["model"] = load_model(Path(model_dir), device=device)
+    model = load_model(Path(model_dir), device=device)
+    if cochlea_refine_mm is not None:
+        model.segment.cochlea_refine_mm = cochlea_refine_mm
+    _WORKER["model"] = model
 
 
 def _score_case(args: tuple[str, str, str]) -> tuple[str, dict[str, float], float]:
@@ -65,10 +68,16 @@ def _score_case(args: tuple[str, str, str]) -> tuple[str, dict[str, float], floa
 
 
 def evaluate_on_split(
-    model_dir: Path, data: Path, split: str, device: str, workers: int = 1
+    model_dir: Path,
+    data: Path,
+    split: str,
+    device: str,
+    workers: int = 1,
+    cochlea_refine_mm: float | None = None,
 ) -> dict[str, Any]:
     """Per-case Dice/ASSD of a model folder on ``data/<split>`` vs ``data/<split>_labels``
-    (``workers`` processes, one torch thread each)."""
+    (``workers`` processes, one torch thread each); ``cochlea_refine_mm`` overrides the model's
+    cochlea refinement distance (``0``: off), for ablations."""
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
@@ -78,7 +87,7 @@ def evaluate_on_split(
     cases: dict[str, dict[str, float]] = {}
     seconds = []
     with ProcessPoolExecutor(max(1, workers), initializer=_init_worker,
-                             initargs=(str(model_dir), device)) as pool:
+                             initargs=(str(model_dir), device, cochlea_refine_mm)) as pool:
         for case, scores, secs in tqdm(pool.map(_score_case, jobs), total=len(jobs),
                                        desc=f"{model_dir.parent.name}"):
             cases[case] = scores
@@ -212,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="processes for the test-set evaluation")
+    p.add_argument("--cochlea-refine-mm", type=float, default=None,
+                   help="override every model's cochlea refinement distance (0: off), for the "
+                   "ablation; results go to bench_training_cochlea_refine_<mm>.json/.md")
     p.add_argument("--rows", nargs="+", default=None, choices=["1", "2", "3", "4"],
                    help="evaluate only these rows (the others' results are kept from an earlier run)")
     args = p.parse_args(argv)
@@ -246,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         share = runs["adapted"] if name != "adapted" else None
         summaries[name] = _run(args.data, runs[name], args.config, modes[name], args.device, args.seed, share)
     results: dict[str, Any] = {"rows": {}, "seconds": {k: _stage_seconds(v) for k, v in summaries.items()}}
-    previous = args.work / "bench_training.json"
+    stem = "bench_training" + (
+        "" if args.cochlea_refine_mm is None else f"_cochlea_refine_{args.cochlea_refine_mm:g}"
+    )
+    previous = args.work / f"{stem}.json"
     if args.rows and previous.is_file():  # evaluate some rows, keep the others' earlier results
         results["rows"] = dict(json.loads(previous.read_text())["rows"])
     for row, run, stage in ROWS:
@@ -255,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (runs[run] / stage / "model" / "model.json").is_file():
             logger.warning("row %r: %s has no model, skipped", row, runs[run] / stage)
             continue
-        res = evaluate_on_split(runs[run] / stage / "model", args.data, "test", args.device, args.workers)
+        res = evaluate_on_split(
+            runs[run] / stage / "model", args.data, "test", args.device, args.workers, args.cochlea_refine_mm
+        )
         results["rows"][row] = res
     done = json.loads((runs["adapted"] / "translate" / "done.json").read_text())
     results["translation_quality"] = done.get("quality_mean", {})
@@ -264,9 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     if figure is not None:
         logger.info("translation preview: %s", figure)
     results["provenance"] = provenance("benchmarks/bench_training.py", {"argv": sys.argv[1:], **vars(args)})
-    write_json_atomic(args.work / "bench_training.json", results)
+    write_json_atomic(args.work / f"{stem}.json", results)
     table = markdown(results)
-    (args.work / "bench_training.md").write_text(table + "\n", encoding="utf-8")
+    (args.work / f"{stem}.md").write_text(table + "\n", encoding="utf-8")
     logger.info("results:\n%s", table)
     return 0
 
