@@ -275,13 +275,13 @@ def run_self_train(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: torc
         net = build_segmenter(cfg.segment)
         net.load_state_dict(weights)
         net.to(device)
-        if not (rdir / "model.pt").exists():
+        resumed = (rdir / "model.pt").exists()
+        kept = []
+        if not resumed:
             labels = pseudo_label(
                 net, list(images.items()), cfg.segment, device, cfg.preprocess.spacing_mm
             )
             kept = select_pseudo_labels(labels, images, cfg.self_train)
-        else:
-            kept = []
         weights = train_segmenter(
             [*source, *kept],
             cfg.segment,
@@ -293,7 +293,8 @@ def run_self_train(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: torc
             init_weights=weights,
             desc=f"self-train {k}/{cfg.self_train.rounds}",
         )
-        rounds.append({"round": k, "pseudo_labelled_kept": len(kept)})
+        # a round finished in an earlier session is loaded, not re-labelled: its count is unknown here
+        rounds.append({"round": k, "pseudo_labelled_kept": None if resumed else len(kept)})
     seconds = time.perf_counter() - t0
     export_model(stage / "model", weights, run_dir, cfg, "self_train")
     val = _validate_into(stage, stage / "model", data_dir, cfg)
