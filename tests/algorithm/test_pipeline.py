@@ -54,6 +54,15 @@ def test_train_all_writes_a_loadable_model_and_resumes(tmp_path: Path) -> None:
     assert main(["self-train", str(data), "--output", str(run), "--config", str(cfg), "--seed", "2"]) == 0
     single = json.loads((run / "config_self_train.json").read_text())
     assert single["seed"] == 2 and json.loads((run / "config.json").read_text())["seed"] == 1
+    rounds = summary["stages"]["self_train"]["rounds"]
+    assert isinstance(rounds[0]["pseudo_labelled_kept"], int)
+    # more rounds on a finished run: round 1 is loaded (count unknown), round 2 is new
+    (run / "self_train" / "done.json").unlink()
+    cfg.write_text(json.dumps({**TINY, "self_train": {**TINY["self_train"], "rounds": 2}}))
+    assert main(["self-train", str(data), "--output", str(run), "--config", str(cfg), "--seed", "1"]) == 0
+    more = json.loads((run / "self_train" / "done.json").read_text())["rounds"]
+    assert more[0]["pseudo_labelled_kept"] is None and isinstance(more[1]["pseudo_labelled_kept"], int)
+    assert (run / "self_train" / "round_2" / "model.pt").is_file()
 
 
 def test_missing_data_folder_is_a_clean_error(tmp_path: Path) -> None:
