@@ -27,6 +27,7 @@ from crossmoda.algorithm.config import TrainConfig
 from crossmoda.algorithm.data import Volume, load_split, read_index
 from crossmoda.algorithm.inference import load_model, model_metadata, predict_case
 from crossmoda.algorithm.segmentation import build_segmenter, resolve_device, save_state, train_segmenter
+from crossmoda.algorithm.validation import translation_quality, validate_model
 from crossmoda.core.provenance import provenance, write_json_atomic
 
 __all__ = [
@@ -110,61 +111,12 @@ def _data_description(run_dir: Path) -> dict[str, Any]:
     return out
 
 
-def validate_model(
-    model_dir: Path,
-    data_dir: Path,
-    split: str = "validation",
-    device: str = "cpu",
-    max_cases: int | None = None,
-) -> dict[str, Any]:
-    """Dice and ASSD (``crossmoda.evaluation``) of a model folder on ``DATA/<split>`` against
-    ``DATA/<split>_labels``, predicting each image through :func:`predict_case`."""
-    from tqdm import tqdm
-
-    from crossmoda.core.cases import discover_cases
-    from crossmoda.core.io import read_image, read_label_map
-    from crossmoda.core.labels import LABELS_2022
-    from crossmoda.evaluation.case import CaseConfig, evaluate_arrays
-
-    images = discover_cases(data_dir / split, "hrT2").files
-    if max_cases is not None:
-        images = dict(list(images.items())[:max_cases])
-    if not images:
-        return {"cases": {}, "mean": {}, "note": f"no {split} images"}
-    model = load_model(model_dir, device=device)
-    config = CaseConfig(LABELS_2022, metrics=("Dice", "ASSD"))
-    per_case: dict[str, dict[str, float]] = {}
-    seconds = []
-    for case, path in tqdm(images.items(), desc=f"validate {split}", dynamic_ncols=True):
-        image = read_image(path)
-        pred = predict_case(image, model)
-        seconds.append(pred.timings_s["total"])
-        ref, geo = read_label_map(data_dir / f"{split}_labels" / f"{case}_Label.nii.gz", LABELS_2022)
-        per_case[case] = evaluate_arrays(pred.labels, ref, geo.spacing_mm, config)
-    cols = config.columns()
-    mean = {c: float(np.mean([v[c] for v in per_case.values()])) for c in cols}
-    logger.info("%s %s: %s", model_dir.name, split, ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
-    return {"cases": per_case, "mean": mean, "seconds_per_case": float(np.mean(seconds))}
-
-
 def _validate_into(stage_dir: Path, model_dir: Path, data_dir: Path, cfg: TrainConfig) -> dict[str, Any]:
     if not cfg.validate or not (data_dir / "validation").is_dir():
         return {}
     result = validate_model(model_dir, data_dir, device=cfg.device)
     write_json_atomic(stage_dir / "validation.json", result)
     return dict(result["mean"])
-
-
-def _translation_quality(pseudo: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    from monai.metrics import PSNRMetric, SSIMMetric
-
-    rng = float(truth.max() - truth.min())
-    a = torch.from_numpy(pseudo.astype(np.float32))[None, None]
-    b = torch.from_numpy(truth.astype(np.float32))[None, None]
-    ssim = SSIMMetric(spatial_dims=3, data_range=rng, win_size=7)(a, b)
-    psnr = PSNRMetric(max_val=rng)(a, b)
-    assert isinstance(ssim, torch.Tensor) and isinstance(psnr, torch.Tensor)
-    return {"SSIM": float(ssim.mean()), "PSNR": float(psnr.mean())}
 
 
 def run_translate(run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
@@ -201,8 +153,8 @@ def run_translate(run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict
         if truth.is_file():
             t = np.load(truth).astype(np.float32)
             quality[vol.case] = {
-                **_translation_quality(fake, t),
-                **{f"identity_{k}": v for k, v in _translation_quality(vol.image, t).items()},
+                **translation_quality(fake, t),
+                **{f"identity_{k}": v for k, v in translation_quality(vol.image, t).items()},
             }
     mean = {k: float(np.mean([q[k] for q in quality.values()])) for k in next(iter(quality.values()), {})}
     return _finish(

@@ -1,0 +1,69 @@
+"""Validation of trained models: segmentation scores on a split through the inference API and
+the evaluation package's metrics (never a second implementation), and translation quality."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from crossmoda.algorithm.inference import load_model, predict_case
+
+__all__ = ["validate_model", "translation_quality"]
+
+logger = logging.getLogger(__name__)
+
+
+def validate_model(
+    model_dir: Path,
+    data_dir: Path,
+    split: str = "validation",
+    device: str = "cpu",
+    max_cases: int | None = None,
+) -> dict[str, Any]:
+    """Dice and ASSD (``crossmoda.evaluation``) of a model folder on ``DATA/<split>`` against
+    ``DATA/<split>_labels``, predicting each image through :func:`predict_case`."""
+    from tqdm import tqdm
+
+    from crossmoda.core.cases import discover_cases
+    from crossmoda.core.io import read_image, read_label_map
+    from crossmoda.core.labels import LABELS_2022
+    from crossmoda.evaluation.case import CaseConfig, evaluate_arrays
+
+    images = discover_cases(data_dir / split, "hrT2").files
+    if max_cases is not None:
+        images = dict(list(images.items())[:max_cases])
+    if not images:
+        return {"cases": {}, "mean": {}, "note": f"no {split} images"}
+    model = load_model(model_dir, device=device)
+    config = CaseConfig(LABELS_2022, metrics=("Dice", "ASSD"))
+    per_case: dict[str, dict[str, float]] = {}
+    seconds = []
+    for case, path in tqdm(images.items(), desc=f"validate {split}", dynamic_ncols=True):
+        image = read_image(path)
+        pred = predict_case(image, model)
+        seconds.append(pred.timings_s["total"])
+        ref, geo = read_label_map(data_dir / f"{split}_labels" / f"{case}_Label.nii.gz", LABELS_2022)
+        per_case[case] = evaluate_arrays(pred.labels, ref, geo.spacing_mm, config)
+    cols = config.columns()
+    mean = {c: float(np.mean([v[c] for v in per_case.values()])) for c in cols}
+    logger.info("%s %s: %s", model_dir.name, split, ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
+    return {"cases": per_case, "mean": mean, "seconds_per_case": float(np.mean(seconds))}
+
+
+
+def translation_quality(pseudo: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """SSIM (7-voxel window) and PSNR (dB) of a pseudo-hrT2 crop against the paired truth crop
+    ``(z, y, x)``, the data range taken from the truth."""
+    from monai.metrics import PSNRMetric, SSIMMetric
+
+    rng = float(truth.max() - truth.min())
+    a = torch.from_numpy(pseudo.astype(np.float32))[None, None]
+    b = torch.from_numpy(truth.astype(np.float32))[None, None]
+    ssim = SSIMMetric(spatial_dims=3, data_range=rng, win_size=7)(a, b)
+    psnr = PSNRMetric(max_val=rng)(a, b)
+    assert isinstance(ssim, torch.Tensor) and isinstance(psnr, torch.Tensor)
+    return {"SSIM": float(ssim.mean()), "PSNR": float(psnr.mean())}
