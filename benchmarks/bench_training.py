@@ -127,7 +127,7 @@ def _run(
 def markdown(results: dict[str, Any]) -> str:
     """The results table (mean +- std over test cases) and the translation quality line."""
     lines = ["| row | VS Dice | VS ASSD (mm) | Cochlea Dice | Cochlea ASSD (mm) |", "|---|---|---|---|---|"]
-    for name, res in results["rows"].items():
+    for name, res in sorted(results["rows"].items()):  # "1 ...", "2 ...": row order
         m, s = res["mean"], res["std"]
         lines.append(
             f"| {name} | {m['VS_Dice']:.3f} +- {s['VS_Dice']:.3f} | {m['VS_ASSD']:.2f} +- "
