@@ -1,14 +1,14 @@
-"""Benchmark of ``crossmoda-phantom`` (issue 3 acceptance): seconds per generated case.
+"""Benchmark of ``crossmoda-phantom``: seconds per generated case.
 
 Template loading (once per process, a few seconds) is timed apart and excluded. For each preset,
-``--cases`` cases of alternating sites and grades are generated in this process (one core's
-worth of work: the generator is single-threaded per case), each timed as generation only
-(:func:`crossmoda.phantom.case.generate_case`) and generation + writing its files
-(:func:`crossmoda.phantom.dataset.write_case`, compressed NIfTI). Limits: ``small`` 1 s, ``full``
-15 s per case (generation), on a 2-core machine.
+``--cases`` cases of alternating sites (``--edition 2023``: ldn, etz, ukm) and grades are
+generated in this process (one core's worth of work: the generator is single-threaded per
+case), each timed as generation only (:func:`crossmoda.phantom.case.generate_case`) and as
+generation + writing its files (:func:`crossmoda.phantom.dataset.write_case`, compressed
+NIfTI). Limits: ``small`` 1 s, ``full`` 15 s per case (median generation), on a 2-core machine.
 
-Run: ``.venv/bin/python benchmarks/bench_phantom.py [--cases 4] [--json OUT.json]``; exit status 1
-when a limit is exceeded.
+Run: ``.venv/bin/python benchmarks/bench_phantom.py [--cases 4] [--edition 2023] [--json OUT.json]``;
+exit status 1 when a limit is exceeded.
 """
 
 from __future__ import annotations
@@ -33,26 +33,31 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=4, help="cases per preset")
     parser.add_argument("--presets", nargs="+", default=["small", "full"], choices=sorted(LIMITS_S))
+    parser.add_argument("--edition", type=int, choices=[2022, 2023], default=2022)
+    parser.add_argument("--seed", type=int, default=100, help="seed of the first case (+1 per case)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from crossmoda.phantom.case import CaseSpec, generate_case
+    from crossmoda.phantom.config import EDITION_SITES
     from crossmoda.phantom.dataset import write_case
     from crossmoda.phantom.templates import load_templates
 
     start = time.perf_counter()
     load_templates()
-    results: dict[str, object] = {"template_load_s": time.perf_counter() - start, "presets": {}}
+    results: dict[str, object] = {"template_load_s": time.perf_counter() - start, "edition": args.edition,
+                                  "presets": {}}
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             gen, total, shapes = [], [], []
             for i in range(args.cases):
-                site = ("ldn", "etz")[i % 2]
+                sites = EDITION_SITES[args.edition]
+                site = sites[i % len(sites)]
                 split = "source_training" if i % 4 < 2 else "test"
-                spec = CaseSpec(f"crossmoda2022_{site}_{i + 1}", i, split, site, 1 + i % 4, seed=100 + i,
-                                preset=preset)
+                spec = CaseSpec(f"crossmoda{args.edition}_{site}_{i + 1}", i, split, site, 1 + i % 4,
+                                seed=args.seed + i, preset=preset, edition=args.edition)
                 t0 = time.perf_counter()
                 result = generate_case(spec)
                 t1 = time.perf_counter()

@@ -97,3 +97,9 @@ def test_torch_free_imports(module: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_provenance_time_honours_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert provenance("t")["created"] == "2023-11-14T22:13:20+00:00"
+    assert "created" not in provenance("t", created=False)

@@ -34,7 +34,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SITES: dict[str, str] = {"ldn": "London", "etz": "Tilburg", "ukm": "Marburg"}
+SITES: dict[str, str] = {"ldn": "London", "etz": "Tilburg", "ukm": "UK multi-centre"}
 """Site codes of crossMoDA case names and the centre each stands for."""
 
 MODALITIES: tuple[str, ...] = ("ceT1", "hrT2", "T2", "Label", "Aux")

@@ -18,7 +18,8 @@ import numpy as np
 from crossmoda import __version__
 
 __all__ = [
-    "git_commit", "provenance", "to_jsonable", "publish_atomic", "write_json_atomic", "write_text_atomic",
+    "git_commit", "creation_time", "provenance", "to_jsonable", "publish_atomic", "write_json_atomic",
+    "write_text_atomic",
 ]
 
 
@@ -39,16 +40,21 @@ def git_commit(start: str | Path | None = None) -> str | None:
     return commit if out.returncode == 0 and len(commit) == 40 else None
 
 
-def provenance(tool: str, config: Any = None) -> dict[str, Any]:
-    """The provenance block: tool, version, commit, time (UTC), python, and resolved config."""
-    return {
-        "tool": tool,
-        "version": __version__,
-        "git_commit": git_commit(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "config": to_jsonable(config),
-    }
+def creation_time() -> str:
+    """Now (UTC, ISO 8601), or the time in ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.now(timezone.utc) if not epoch else datetime.fromtimestamp(int(epoch), timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
+def provenance(tool: str, config: Any = None, *, created: bool = True) -> dict[str, Any]:
+    """The provenance block: tool, version, commit, time (UTC; see :func:`creation_time`; left
+    out with ``created=False`` so that the same inputs give the same bytes), python, and config."""
+    block: dict[str, Any] = {"tool": tool, "version": __version__, "git_commit": git_commit()}
+    if created:
+        block["created"] = creation_time()
+    block.update({"python": platform.python_version(), "config": to_jsonable(config)})
+    return block
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -22,6 +22,7 @@ from crossmoda.phantom.shapes import Blob, Polyline, Shape, Tube, Union, orthono
 from crossmoda.phantom.templates import BRAINSTEM, DIST_STEP_MM, OUTSIDE, Templates
 
 __all__ = [
+    "Anatomy",
     "Ear",
     "Tumour",
     "GAP_II_MM",
@@ -87,6 +88,33 @@ class Tumour:
     extent_medial_mm: float
     main_center: F64
     texture: float = 0.1
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Case-space anatomy handed to the renderer: the deformation, both ears, the tumour (or,
+    post-operatively, the resection cavity), the CSF rim width (mm) and the case centre."""
+
+    deformation: Deformation
+    ears: tuple[Ear, Ear]
+    tumour: Tumour | None
+    cavity: Tumour | None
+    csf_mm: float
+    center: F64
+
+    @property
+    def lesion(self) -> Tumour:
+        """The tumour, or the resection cavity of a post-operative case."""
+        lesion = self.tumour if self.tumour is not None else self.cavity
+        if lesion is None:
+            raise ValueError("anatomy without tumour or cavity")
+        return lesion
+
+    @property
+    def lesion_ear(self) -> Ear:
+        """The ear whose canal holds the tumour (or cavity): the one with the nearer porus."""
+        center = self.lesion.main_center
+        return min(self.ears, key=lambda e: float(np.linalg.norm(e.porus - center)))
 
 
 def _unit(v: npt.ArrayLike) -> F64:

@@ -3,7 +3,9 @@
 A case lives on one grid: a ``source_training`` case on its site's ceT1 grid (with the true hrT2
 on that grid), every other case on the hrT2 grid (with the true ceT1 on it). The grid is oblique
 (a few degrees), written in world LPS. Each output slice averages ``ns`` sub-slices 0.5 mm apart
-(slice profile); the labels are the sub-slice majority of each structure.
+(slice profile); the labels are the sub-slice majority of each structure. A 2023 case writes
+the crossMoDA 2023 labels: 1 extra-meatal VS, 2 intra-meatal VS (split at the porus plane,
+normal to the canal axis), 3 cochlea.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import numpy.typing as npt
 
 from crossmoda.core.io import Geometry
 from crossmoda.phantom import contrast as C
-from crossmoda.phantom.anatomy import Ear, Tumour, build_ear, build_tumour
-from crossmoda.phantom.config import SITE_SPECS, SMALL_BOX_MM
-from crossmoda.phantom.geometry import FLIP, Deformation, Lattice, random_deformation, rotation
+from crossmoda.phantom.acquisition import Acquisition, draw_acquisition
+from crossmoda.phantom.anatomy import Anatomy, build_ear, build_tumour
+from crossmoda.phantom.config import SITE_SPECS, SMALL_BOX_MM, target_modality
+from crossmoda.phantom.geometry import FLIP, Lattice, random_deformation, rotation
 from crossmoda.phantom.render import render, render_full
 from crossmoda.phantom.templates import Templates, load_templates
 
-__all__ = ["CaseSpec", "CaseResult", "generate_case", "grid_modality"]
+__all__ = ["CaseSpec", "CaseResult", "generate_case", "grid_modality", "file_modality", "edition_labels"]
 
 MODALITIES = ("ceT1", "hrT2")
 FULL_DETAIL_MM = (110.0, 70.0, 50.0)
@@ -34,9 +37,30 @@ def grid_modality(split: str) -> str:
     return "ceT1" if split == "source_training" else "hrT2"
 
 
+def file_modality(modality: str, edition: int) -> str:
+    """File-name modality of a rendered image (``hrT2`` is written as ``T2`` in 2023)."""
+    return target_modality(edition) if modality == "hrT2" else modality
+
+
+def edition_labels(
+    label: npt.NDArray[np.uint8], extrameatal: npt.NDArray[np.bool_], edition: int
+) -> npt.NDArray[np.uint8]:
+    """The label array of ``edition`` from the rendered one (1 VS, 2 cochlea): unchanged up to
+    2022; in 2023 1 extra-meatal VS, 2 intra-meatal VS, 3 cochlea."""
+    if edition < 2023:
+        return label
+    out = np.zeros_like(label)
+    out[label == 2] = 3
+    vs = label == 1
+    out[vs & extrameatal] = 1
+    out[vs & ~extrameatal] = 2
+    return out
+
+
 @dataclass(frozen=True)
 class CaseSpec:
-    """What to generate: name, split, site, Koos grade (``None`` = post-operative) and seed."""
+    """What to generate: name, split, site, Koos grade (``None`` = post-operative), seed, preset
+    and edition (2022 or 2023: labels and file names)."""
 
     name: str
     index: int
@@ -45,6 +69,7 @@ class CaseSpec:
     koos: int | None
     seed: int
     preset: str = "small"
+    edition: int = 2022
 
 
 @dataclass
@@ -53,7 +78,8 @@ class CaseResult:
 
     Attributes:
         images: ``{"ceT1": int16, "hrT2": int16}``, both on the case's grid.
-        label: ``uint8`` 0 background, 1 VS, 2 cochlea.
+        label: ``uint8`` 0 background, 1 VS, 2 cochlea (2023: 1 extra-meatal VS, 2 intra-meatal
+            VS, 3 cochlea).
         aux: ``uint8`` 0 background, 1 brainstem, 2 cerebellum.
         tissue: ``uint8`` tissue class of each voxel's centre (:data:`contrast.TISSUE_NAMES`).
         meta: JSON-ready ground truth (world LPS mm).
@@ -68,25 +94,17 @@ class CaseResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Anatomy:
-    """Case-space anatomy handed to the renderer."""
-
-    deformation: Deformation
-    ears: tuple[Ear, Ear]
-    tumour: Tumour | None
-    cavity: Tumour | None
-    csf_mm: float
-    center: npt.NDArray[np.float64]
-
-
 def _output_lattice(
-    rng: np.random.Generator, spec: CaseSpec, center: npt.NDArray[np.float64]
-) -> tuple[Lattice, npt.NDArray[np.float64]]:
-    prot = SITE_SPECS[spec.site].protocol(grid_modality(spec.split))
+    rng: np.random.Generator, spec: CaseSpec, center: npt.NDArray[np.float64], acq: Acquisition
+) -> tuple[Lattice, npt.NDArray[np.float64], float]:
+    """The case's output grid, its world offset and its slice thickness (mm)."""
+    prot = acq.protocol
     sp_in = float(rng.choice(prot.inplane_mm))
-    sp_z = float(rng.choice(prot.slice_mm))
+    thickness = float(rng.choice(prot.slice_mm))
+    sp_z = thickness + acq.gap_mm
     obl = rotation(np.deg2rad(rng.normal(0.0, 3.0, 3)))
+    if acq.tilt_deg:
+        obl = rotation(np.deg2rad([acq.tilt_deg, 0.0, 0.0])) @ obl
     steps = np.stack([FLIP @ obl[:, 2] * sp_z, FLIP @ obl[:, 1] * sp_in, FLIP @ obl[:, 0] * sp_in])
     if spec.preset == "small":
         shape = (
@@ -96,13 +114,13 @@ def _output_lattice(
         )
         grid_center = center
     else:
-        m = int(rng.choice(prot.matrix))
+        m = int(rng.choice(prot.matrix)) if acq.fov_mm is None else 2 * int(round(acq.fov_mm / sp_in / 2))
         nz = int(rng.integers(prot.slices[0], prot.slices[1] + 1))
         shape = (nz, m, m)
         grid_center = np.array([0.0, -18.0, center[2] + 0.3 * max(nz * sp_z - 60.0, 0.0)])
     origin = grid_center - sum(steps[a] * (shape[a] - 1) / 2.0 for a in range(3))
     offset = rng.normal(0.0, 8.0, 3) + np.array([0.0, 15.0, 10.0])
-    return Lattice(shape=shape, origin=np.asarray(origin, dtype=np.float64), steps=steps), offset
+    return Lattice(shape=shape, origin=np.asarray(origin, dtype=np.float64), steps=steps), offset, thickness
 
 
 def build_anatomy(rng: np.random.Generator, spec: CaseSpec, tpl: Templates) -> Anatomy:
@@ -135,24 +153,35 @@ def generate_case(spec: CaseSpec, templates: Templates | None = None) -> CaseRes
     tpl = templates if templates is not None else load_templates()
     rng = np.random.default_rng(spec.seed)
     anatomy = build_anatomy(rng, spec, tpl)
-    lattice, offset = _output_lattice(rng, spec, anatomy.center)
+    acq = {m: draw_acquisition(SITE_SPECS[spec.site], m, spec.seed) for m in MODALITIES}
+    grid_acq = acq[grid_modality(spec.split)]
+    lattice, offset, thickness = _output_lattice(rng, spec, anatomy.center, grid_acq)
     contrasts = {m: C.random_contrast(rng, m) for m in MODALITIES}
+    for m in MODALITIES:
+        if acq[m].routine:
+            two_d = acq[m].protocol.name.startswith("2D")
+            contrasts[m] = C.acquisition_contrast(contrasts[m], m, acq[m].field_T, two_d)
+    thick = thickness if grid_acq.gap_mm > 0 else None
     if spec.preset == "small":
-        out = render(rng, lattice, anatomy, contrasts, tpl)
+        out = render(rng, lattice, anatomy, contrasts, tpl, thickness_mm=thick)
     else:
-        out = render_full(rng, lattice, anatomy, contrasts, tpl, FULL_DETAIL_MM)
+        out = render_full(rng, lattice, anatomy, contrasts, tpl, FULL_DETAIL_MM, thickness_mm=thick)
     geometry = lattice.geometry(offset)
-    prot = {m: SITE_SPECS[spec.site].protocol(m) for m in MODALITIES}
     images: dict[str, npt.NDArray[np.int16]] = {}
     for m in MODALITIES:
+        prot, high = acq[m].protocol, acq[m].field_T >= 3.0
         img = out.images[m]
-        img *= C.bias_field(rng, lattice, anatomy.center, float(rng.uniform(*prot[m].bias)))
-        sigma = float(rng.uniform(*prot[m].noise)) * contrasts[m].reference
+        bias = float(rng.uniform(*prot.bias)) * (1.4 if high else 1.0)
+        img *= C.bias_field(rng, lattice, anatomy.center, bias)
+        sigma = float(rng.uniform(*prot.noise)) * contrasts[m].reference * (0.65 if high else 1.0)
         img = C.rician(rng, img, sigma)
-        scale = float(rng.uniform(*prot[m].scale)) / contrasts[m].reference
+        scale = float(rng.uniform(*prot.scale)) / contrasts[m].reference
         images[m] = np.clip(np.rint(img * np.float32(scale)), 0, 32767).astype(np.int16)
+    label = edition_labels(out.label, out.extrameatal, spec.edition)
     meta = _meta(spec, anatomy, lattice, geometry, offset, out.volumes)
-    return CaseResult(spec, geometry, images, out.label, out.aux, out.tissue, meta)
+    if spec.edition >= 2023:
+        meta.update(_meta_2023(spec, anatomy, label, lattice, grid_acq, thickness, offset))
+    return CaseResult(spec, geometry, images, label, out.aux, out.tissue, meta)
 
 
 def _lps(p: npt.ArrayLike, offset: npt.ArrayLike) -> list[float]:
@@ -167,9 +196,8 @@ def _meta(
     offset: npt.NDArray[np.float64],
     volumes: dict[str, float],
 ) -> dict[str, Any]:
-    t = anatomy.tumour if anatomy.tumour is not None else anatomy.cavity
-    assert t is not None
-    side_ear = min(anatomy.ears, key=lambda e: float(np.linalg.norm(e.porus - t.main_center)))
+    t = anatomy.lesion
+    side_ear = anatomy.lesion_ear
     ears = {}
     for ear in anatomy.ears:
         name = "right" if ear.side > 0 else "left"
@@ -206,4 +234,36 @@ def _meta(
         "csf_rim_mm": round(anatomy.csf_mm, 3),
         "volumes_mm3": {k: round(v, 2) for k, v in volumes.items()},
         "world_from_case": {"flip": "diag(-1,-1,1)", "offset_lps": [float(v) for v in offset]},
+    }
+
+
+def _meta_2023(
+    spec: CaseSpec,
+    anatomy: Anatomy,
+    label: npt.NDArray[np.uint8],
+    lattice: Lattice,
+    acq: Acquisition,
+    thickness: float,
+    offset: npt.NDArray[np.float64],
+) -> dict[str, Any]:
+    """Keys a 2023 case adds to its meta: edition, label map, modality, acquisition, the split."""
+    voxel = float(np.prod(np.linalg.norm(lattice.steps, axis=1)))
+    ear = anatomy.lesion_ear
+    inplane = float(np.linalg.norm(lattice.steps[2]))
+    return {
+        "edition": spec.edition,
+        "label_map": "crossmoda2023",
+        "grid_modality": file_modality(grid_modality(spec.split), spec.edition),
+        "acquisition": acq.to_meta(thickness, inplane),
+        "split_plane": {
+            "porus_lps": _lps(ear.porus, offset),
+            "normal_lps": [round(float(v), 6) for v in FLIP @ ear.axis],
+            "rule": "intra-meatal: lateral of the plane (along the normal) and inside the canal; "
+                    "extra-meatal: the rest of the tumour",
+        },
+        "volumes_2023_mm3": {
+            "extrameatal_vs": round(float(np.count_nonzero(label == 1)) * voxel, 2),
+            "intrameatal_vs": round(float(np.count_nonzero(label == 2)) * voxel, 2),
+            "cochlea": round(float(np.count_nonzero(label == 3)) * voxel, 2),
+        },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from crossmoda.phantom.config import PRESETS, PhantomConfig
+from crossmoda.phantom.config import EDITIONS, PRESETS, PhantomConfig
 
 __all__ = ["main", "build_parser"]
 
@@ -22,6 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--test", type=int, default=20, help="hrT2 test cases")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument(
+        "--edition",
+        type=int,
+        choices=EDITIONS,
+        default=2022,
+        help="2022: ldn/etz, hrT2, labels 1 VS / 2 cochlea; 2023: ldn/etz/ukm (routine multi-centre "
+        "T2), T2, labels 1 extra-meatal VS / 2 intra-meatal VS / 3 cochlea (default 2022)",
+    )
+    gen.add_argument(
         "--preset",
         choices=PRESETS,
         default="small",
@@ -35,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--workers", type=int, default=None, help="worker processes (default min(4, cpus))")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    pre = sub.add_parser("preview", help="PNG of an axial slice through the canal: ceT1 | hrT2 + labels")
+    pre = sub.add_parser("preview", help="PNG of a slice through the canal: ceT1 | T2 + labels")
     pre.add_argument("path", help="data set folder, or a case name inside --root")
-    pre.add_argument("--case", default=None, help="case name (default: first case of the data set)")
+    pre.add_argument("--case", nargs="+", default=None, help="case name(s), a row each (default: first)")
     pre.add_argument("--output", required=True, help="PNG file to write")
     pre.add_argument("--cases", type=int, default=1, help="number of cases (rows) to show")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -62,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             preset=args.preset,
             postop_fraction=args.postop_fraction,
             workers=args.workers,
+            edition=args.edition,
         )
         summary = generate_dataset(args.out, config, progress=not args.no_progress)
         logging.getLogger(__name__).warning(

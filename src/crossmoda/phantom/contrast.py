@@ -9,7 +9,9 @@ import numpy.typing as npt
 
 from crossmoda.phantom.geometry import Lattice
 
-__all__ = ["TISSUES", "TISSUE_NAMES", "Contrast", "random_contrast", "bias_field", "rician"]
+__all__ = [
+    "TISSUES", "TISSUE_NAMES", "Contrast", "random_contrast", "acquisition_contrast", "bias_field", "rician",
+]
 
 AIR, CSF, GM, WM, BONE, SOFT, VS, CYST, COCHLEA, LABYRINTH, NERVE, CAVITY, FAT = range(13)
 TISSUE_NAMES: dict[int, str] = {
@@ -106,3 +108,23 @@ def rician(rng: np.random.Generator, image: F32, sigma: float) -> F32:
     n2 = rng.standard_normal(image.shape, dtype=np.float32)
     n2 *= np.float32(sigma)
     return np.sqrt(n1 * n1 + n2 * n2)
+
+
+def acquisition_contrast(con: Contrast, modality: str, field_t: float, two_d: bool) -> Contrast:
+    """Contrast of a routine acquisition: at 3 T grey/white contrast and enhancement grow; a 2D
+    turbo-spin-echo T2 (not a CISS/SPACE-type 3D sequence) shows bright fat, a brighter tumour and
+    nerves, and a slightly brighter brain."""
+    lut = con.lut.copy()
+    curve = con.brain_curve.copy()
+    if field_t >= 3.0:
+        if modality == "ceT1":
+            lut[VS] *= np.float32(1.1)
+            curve[3:] *= np.float32(1.05)
+        else:
+            curve[3] *= np.float32(1.06)
+            curve[4:] *= np.float32(0.92)
+    if two_d and modality == "hrT2":
+        lut[FAT] *= np.float32(1.5)
+        lut[[VS, NERVE, SOFT]] *= np.float32(1.2)
+        curve[2:] *= np.float32(1.1)
+    return Contrast(lut=lut, brain_curve=curve, reference=con.reference)

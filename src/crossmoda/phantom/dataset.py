@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,10 @@ from tqdm import tqdm
 from crossmoda.core.cases import SITES, CaseName
 from crossmoda.core.io import write_image, write_label_map
 from crossmoda.core.koos import format_grade, write_koos_csv
-from crossmoda.core.labels import AUX_LABELS, LABELS_2022
+from crossmoda.core.labels import AUX_LABELS, LABELS_2022, LABELS_2023, LabelMap
 from crossmoda.core.provenance import provenance, write_json_atomic, write_text_atomic
-from crossmoda.phantom.case import CaseResult, CaseSpec, generate_case, grid_modality
-from crossmoda.phantom.config import PhantomConfig
+from crossmoda.phantom.case import CaseResult, CaseSpec, file_modality, generate_case, grid_modality
+from crossmoda.phantom.config import SITE_SPECS, PhantomConfig
 from crossmoda.phantom.templates import load_templates
 
 __all__ = ["SPLITS", "DatasetSummary", "plan_cases", "write_case", "generate_dataset", "case_seed"]
@@ -69,18 +69,38 @@ def _grades(n: int, postop_fraction: float, rng: np.random.Generator) -> list[in
     return [grades[int(i)] for i in order]
 
 
+def _site_postop(specs: list[CaseSpec], rng: np.random.Generator) -> list[CaseSpec]:
+    """Make the fraction :attr:`SiteSpec.postop` of each routine site's cases post-operative,
+    choosing only cases whose grade occurs more than once in the split (all grades stay)."""
+    out = list(specs)
+    for site in sorted({s.site for s in specs}):
+        frac = SITE_SPECS[site].postop
+        mine = [i for i, s in enumerate(specs) if s.site == site and s.koos is not None]
+        k = int(round(frac * len(mine)))
+        for i in [int(j) for j in rng.permutation(mine)]:
+            if k == 0:
+                break
+            grades = [s.koos for s in out]
+            if grades.count(out[i].koos) > 1:
+                out[i] = replace(out[i], koos=None)
+                k -= 1
+    return out
+
+
 def plan_cases(config: PhantomConfig) -> list[CaseSpec]:
     """All cases in order (source, target, validation, test): numbers 1.. unique over splits,
-    sites alternating, Koos grades balanced per split (all four in any split of >= 4 cases)."""
+    sites alternating, Koos grades balanced per split (all four in any split of >= 4 cases); a
+    routine site's share of post-operative cases (``ukm``) comes on top of ``postop_fraction``."""
     specs: list[CaseSpec] = []
     index = 0
     for s_idx, split in enumerate(SPLITS):
         n = int(getattr(config, split.split("_")[0]))
         rng = np.random.default_rng([config.seed, 1000 + s_idx])
+        split_specs = []
         for grade in _grades(n, config.postop_fraction, rng):
             site = config.sites[index % len(config.sites)]
             name = str(CaseName(index + 1, config.edition, site))
-            specs.append(
+            split_specs.append(
                 CaseSpec(
                     name=name,
                     index=index,
@@ -89,32 +109,38 @@ def plan_cases(config: PhantomConfig) -> list[CaseSpec]:
                     koos=grade,
                     seed=case_seed(config.seed, index),
                     preset=config.preset,
+                    edition=config.edition,
                 )
             )
             index += 1
+        if any(SITE_SPECS[s].postop > 0 for s in config.sites):
+            split_specs = _site_postop(split_specs, np.random.default_rng([config.seed, 2000 + s_idx]))
+        specs += split_specs
     return specs
 
 
 def write_case(result: CaseResult, out: Path) -> None:
-    """Write one case's files into the data set folder ``out``."""
+    """Write one case's files into the data set folder ``out`` (2023: ``_T2`` images, 3 labels)."""
     spec, geo = result.spec, result.geometry
     case = spec.name
     truth = out / "paired_truth"
+    t2 = file_modality("hrT2", spec.edition)
+    labels: LabelMap = LABELS_2023 if spec.edition >= 2023 else LABELS_2022
     if spec.split == "source_training":
         folder = out / "source_training"
         write_image(result.images["ceT1"], folder / f"{case}_ceT1.nii.gz", geo)
-        write_label_map(result.label, geo, folder / f"{case}_Label.nii.gz", LABELS_2022)
+        write_label_map(result.label, geo, folder / f"{case}_Label.nii.gz", labels)
         write_label_map(result.aux, geo, folder / f"{case}_Aux.nii.gz", AUX_LABELS)
-        write_image(result.images["hrT2"], truth / f"{case}_hrT2.nii.gz", geo)
+        write_image(result.images["hrT2"], truth / f"{case}_{t2}.nii.gz", geo)
     else:
         folder = out / spec.split
-        write_image(result.images["hrT2"], folder / f"{case}_hrT2.nii.gz", geo)
+        write_image(result.images["hrT2"], folder / f"{case}_{t2}.nii.gz", geo)
         if spec.split in ("validation", "test"):
             write_label_map(
-                result.label, geo, out / f"{spec.split}_labels" / f"{case}_Label.nii.gz", LABELS_2022
+                result.label, geo, out / f"{spec.split}_labels" / f"{case}_Label.nii.gz", labels
             )
         write_image(result.images["ceT1"], truth / f"{case}_ceT1.nii.gz", geo)
-        write_label_map(result.label, geo, truth / f"{case}_Label.nii.gz", LABELS_2022)
+        write_label_map(result.label, geo, truth / f"{case}_Label.nii.gz", labels)
         write_label_map(result.aux, geo, truth / f"{case}_Aux.nii.gz", AUX_LABELS)
     write_json_atomic(out / "meta" / f"{case}.json", result.meta)
 
@@ -138,8 +164,8 @@ def generate_dataset(
 ) -> DatasetSummary:
     """Generate a data set into ``out`` (created; existing case files are overwritten).
 
-    Files are byte-identical for the same ``config`` (``phantom_config.json`` aside, which
-    records provenance with a time stamp).
+    Every file, ``phantom_config.json`` included, is byte-identical for the same ``config`` and
+    code: the provenance there records no creation time.
     """
     cfg = config if config is not None else PhantomConfig()
     root = Path(out)
@@ -168,7 +194,7 @@ def generate_dataset(
         root / "phantom_config.json",
         {
             "config": asdict(cfg),
-            "provenance": provenance("crossmoda-phantom", cfg),
+            "provenance": provenance("crossmoda-phantom", cfg, created=False),
             "templates": "deepmriprep 0.3.0 (MIT): Template_05mm_bet, neuromorphometrics",
             "cases": [{k: v for k, v in r.items() if k != "seconds"} for r in rows],
         },

@@ -1,26 +1,26 @@
 """Render a case's anatomy onto an output lattice: tissue classes, both contrasts, labels.
 
 Each output slice is the mean of ``ns`` sub-slices (``ns = round(slice / 0.5 mm)``), a boxcar
-slice profile applied before downsampling; labels take the sub-slice majority.
+slice profile applied before downsampling; labels take the sub-slice majority. With a slice gap
+(2D acquisitions) only the sub-slices inside the slice thickness count. The tumour is split at the
+plane of the porus, normal to the canal axis: the part lateral of it and inside the canal is
+intra-meatal, the rest extra-meatal (:attr:`Rendered.extrameatal`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from crossmoda.phantom import contrast as C
+from crossmoda.phantom.anatomy import Anatomy, Ear
 from crossmoda.phantom.geometry import Lattice, sample_distance, sample_templates
 from crossmoda.phantom.shapes import Shape
 from crossmoda.phantom.templates import BRAINSTEM, CEREBELLUM, OUTSIDE, Templates
 
-if TYPE_CHECKING:
-    from crossmoda.phantom.case import Anatomy
-
-__all__ = ["Rendered", "render", "render_full", "subslices", "detail_box"]
+__all__ = ["Rendered", "render", "render_full", "subslices", "slab", "detail_box"]
 
 F32 = npt.NDArray[np.float32]
 SUBSLICE_MM = 0.5
@@ -28,13 +28,18 @@ SUBSLICE_MM = 0.5
 
 @dataclass
 class Rendered:
-    """Output-resolution arrays ``(nz, ny, nx)`` before bias, noise and scaling."""
+    """Output-resolution arrays ``(nz, ny, nx)`` before bias, noise and scaling.
+
+    ``label`` is 1 VS, 2 cochlea; ``extrameatal`` marks the VS voxels medial of the porus plane
+    or outside the canal (the majority of their VS sub-slices).
+    """
 
     images: dict[str, F32]
     label: npt.NDArray[np.uint8]
     aux: npt.NDArray[np.uint8]
     tissue: npt.NDArray[np.uint8]
     volumes: dict[str, float]
+    extrameatal: npt.NDArray[np.bool_]
 
 
 def subslices(lattice: Lattice, ns: int | None = None) -> tuple[Lattice, int]:
@@ -47,6 +52,17 @@ def subslices(lattice: Lattice, ns: int | None = None) -> tuple[Lattice, int]:
     origin = lattice.origin - steps[0] * (ns - 1) / 2.0
     shape = (lattice.shape[0] * ns, lattice.shape[1], lattice.shape[2])
     return Lattice(shape=shape, origin=origin, steps=steps), ns
+
+
+def slab(lattice: Lattice, ns: int, thickness_mm: float | None) -> slice | None:
+    """The sub-slices of each group of ``ns`` that lie inside a slice of ``thickness_mm``, centred
+    (``None``: all of them, no gap)."""
+    spacing = float(np.linalg.norm(lattice.steps[0]))
+    if thickness_mm is None or thickness_mm >= spacing - 1e-6 or ns == 1:
+        return None
+    nk = min(ns, max(1, int(round(thickness_mm / (spacing / ns)))))
+    k0 = (ns - nk) // 2
+    return slice(k0, k0 + nk)
 
 
 def _box(lattice: Lattice, shape: Shape, pad: float = 1.0) -> tuple[slice, slice, slice] | None:
@@ -131,9 +147,12 @@ def render(
     contrasts: dict[str, C.Contrast],
     tpl: Templates,
     ns: int | None = None,
+    thickness_mm: float | None = None,
 ) -> Rendered:
-    """Render ``anatomy`` on ``lattice`` (output grid) for every contrast in ``contrasts``."""
+    """Render ``anatomy`` on ``lattice`` (output grid) for every contrast in ``contrasts``;
+    ``thickness_mm`` below the slice spacing leaves a gap between slices."""
     ev, ns = subslices(lattice, ns)
+    inslab = slab(lattice, ns, thickness_mm)
     tidx = anatomy.deformation.template_indices(ev, tpl.ras_to_index)
     t1, code = sample_templates(tpl, tidx)
     dist = sample_distance(tpl, tidx)
@@ -168,28 +187,32 @@ def render(
     brain = (code < OUTSIDE) & ((cls == C.CSF) | (cls == C.GM) | (cls == C.WM))
     t_brain = t1[brain]
     vs = (cls == C.VS) | (cls == C.CYST)
-    tex = None
+    tex = pts = None
     if vs.any() and anatomy.tumour is not None:
-        tex = _texture(rng, _points(ev, vs), anatomy.tumour.main_center, anatomy.tumour.texture)
+        pts = _points(ev, vs)
+        tex = _texture(rng, pts, anatomy.tumour.main_center, anatomy.tumour.texture)
     images: dict[str, F32] = {}
     for m, con in contrasts.items():
         img = con.lut[cls]
         img[brain] = con.brain(t_brain)
         if tex is not None:
             img[vs] *= tex.astype(np.float32)
-        images[m] = _mean(img, ns)
+        images[m] = _mean(img, ns, inslab)
     coch = cls == C.COCHLEA
     stem = (code == BRAINSTEM) & ~vs
     cereb = (code == CEREBELLUM) & ~vs
     label = np.zeros(lattice.shape, dtype=np.uint8)
-    label[_majority(coch, ns)] = 2
-    label[_majority(vs, ns)] = 1
+    label[_majority(coch, ns, inslab)] = 2
+    label[_visible(vs, ns, inslab)] = 1
     aux = np.zeros(lattice.shape, dtype=np.uint8)
-    aux[_majority(stem, ns)] = 1
-    aux[_majority(cereb, ns)] = 2
+    aux[_majority(stem, ns, inslab)] = 1
+    aux[_majority(cereb, ns, inslab)] = 2
     aux[label == 1] = 0
+    extra = np.zeros(lattice.shape, dtype=bool)
+    if pts is not None:
+        extra = _extrameatal(vs, pts, anatomy.lesion_ear, ns, inslab) & (label == 1)
     voxel = float(np.prod(np.linalg.norm(lattice.steps, axis=1)))
-    coch_r = _majority(coch & right, ns) & (label == 2)
+    coch_r = _majority(coch & right, ns, inslab) & (label == 2)
     volumes = {
         "vs": float(np.count_nonzero(label == 1)) * voxel,
         "cochlea_right": float(np.count_nonzero(coch_r)) * voxel,
@@ -197,7 +220,18 @@ def render(
         "brainstem_in_grid": float(np.count_nonzero(aux == 1)) * voxel,
     }
     tissue = np.ascontiguousarray(cls[ns // 2 :: ns])
-    return Rendered(images=images, label=label, aux=aux, tissue=tissue, volumes=volumes)
+    return Rendered(images=images, label=label, aux=aux, tissue=tissue, volumes=volumes, extrameatal=extra)
+
+
+def _extrameatal(
+    vs: npt.NDArray[np.bool_], pts: F32, ear: Ear, ns: int, keep: slice | None
+) -> npt.NDArray[np.bool_]:
+    """Output voxels where more VS sub-slices are extra-meatal than intra-meatal (a tie is
+    intra-meatal); ``pts`` are the case coordinates of the ``vs`` sub-slice points."""
+    intra = (ear.canal.along(pts) >= 0.0) & ear.canal.inside(pts)
+    vote = np.zeros(vs.shape, dtype=np.int8)
+    vote[vs] = np.where(intra, -1, 1).astype(np.int8)
+    return np.asarray(_mean(vote, ns, keep) > 0.0)
 
 
 def _texture(rng: np.random.Generator, pts: F32, center: npt.NDArray[np.float64], amplitude: float) -> F32:
@@ -211,20 +245,36 @@ def _texture(rng: np.random.Generator, pts: F32, center: npt.NDArray[np.float64]
     return tex
 
 
-def _majority(mask: npt.NDArray[np.bool_], ns: int) -> npt.NDArray[np.bool_]:
-    """Per output voxel: more than half of its ``ns`` sub-slices in ``mask``; a tie (even ``ns``)
-    goes to sub-slice ``ns // 2`` (unbiased volume, unlike ``>= 0.5``)."""
+def _majority(mask: npt.NDArray[np.bool_], ns: int, keep: slice | None = None) -> npt.NDArray[np.bool_]:
+    """Per output voxel: more than half of its ``ns`` sub-slices (those in ``keep``) in ``mask``; a
+    tie (even count) goes to the middle sub-slice (unbiased volume, unlike ``>= 0.5``)."""
     if ns == 1:
         return mask
-    frac = _mean(mask, ns)
-    tie = (frac == 0.5) & mask[ns // 2 :: ns]
+    frac = _mean(mask, ns, keep)
+    mid = ns // 2 if keep is None else keep.start + (keep.stop - keep.start) // 2
+    tie = (frac == 0.5) & mask[mid::ns]
     return np.asarray((frac > 0.5) | tie)
 
 
-def _mean(a: npt.NDArray[np.generic], ns: int) -> F32:
+def _visible(mask: npt.NDArray[np.bool_], ns: int, keep: slice | None) -> npt.NDArray[np.bool_]:
+    """:func:`_majority`, except on thick slices (``ns >= 4``, 2 mm or more) where a structure
+    that no voxel covers by more than half keeps its best-covered voxels (as an annotator marks
+    a small tumour on the slice where it shows), so a present tumour never vanishes."""
+    out = _majority(mask, ns, keep)
+    if ns < 4 or out.any() or not mask.any():
+        return out
+    frac = _mean(mask, ns, keep)
+    best = float(frac.max())
+    return np.asarray(frac >= best) if best > 0.0 else out
+
+
+def _mean(a: npt.NDArray[np.generic], ns: int, keep: slice | None = None) -> F32:
+    """Mean over each slice's ``ns`` sub-slices (only those in ``keep`` when given)."""
     if ns == 1:
         return np.asarray(a, dtype=np.float32)
     s = a.reshape(a.shape[0] // ns, ns, *a.shape[1:])
+    if keep is not None:
+        s = s[:, keep]
     return np.asarray(s.mean(axis=1, dtype=np.float32), dtype=np.float32)
 
 
@@ -277,6 +327,7 @@ def render_full(
     tpl: Templates,
     extent_mm: tuple[float, float, float],
     coarse_mm: float = 1.6,
+    thickness_mm: float | None = None,
 ) -> Rendered:
     """Whole field of view: the head at ``coarse_mm`` (upsampled linearly; labels nearest) with the
     ``extent_mm`` box around the canals rendered at full resolution and pasted in."""
@@ -305,13 +356,15 @@ def render_full(
     box = detail_box(lattice, anatomy.center, extent_mm)
     start = (box[0].start, box[1].start, box[2].start)
     sub_shape = (box[0].stop - box[0].start, box[1].stop - box[1].start, box[2].stop - box[2].start)
-    detail = render(rng, lattice.sub(start, sub_shape), anatomy, contrasts, tpl)
+    detail = render(rng, lattice.sub(start, sub_shape), anatomy, contrasts, tpl, thickness_mm=thickness_mm)
     for m in images:
         images[m][box] = detail.images[m]
     label[box] = detail.label
+    extra = np.zeros(shape, dtype=bool)
+    extra[box] = detail.extrameatal
     aux[box] = detail.aux
     tissue[box] = detail.tissue
     voxel = float(np.prod(sp))
     volumes = dict(detail.volumes)
     volumes["brainstem_in_grid"] = float(np.count_nonzero(aux == 1)) * voxel
-    return Rendered(images=images, label=label, aux=aux, tissue=tissue, volumes=volumes)
+    return Rendered(images=images, label=label, aux=aux, tissue=tissue, volumes=volumes, extrameatal=extra)

@@ -50,8 +50,9 @@ def voxel_world(geometry: Geometry, index_zyx: npt.NDArray[np.integer]) -> npt.N
 
 def koos_evidence(label: npt.NDArray[np.integer], aux: npt.NDArray[np.integer], geometry: Geometry,
                   meta: dict[str, Any]) -> KoosEvidence:
-    """Measure extent beyond the porus, brainstem contact and distance from written labels."""
-    vs = label == 1
+    """Measure extent beyond the porus, brainstem contact and distance from written labels
+    (VS = label 1, or labels {1, 2} in a 2023 case, whose meta names its label map)."""
+    vs = np.isin(label, (1, 2)) if meta.get("label_map") == "crossmoda2023" else label == 1
     stem = aux == 1
     n_vs = int(np.count_nonzero(vs))
     if n_vs == 0:

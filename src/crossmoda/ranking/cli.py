@@ -10,6 +10,7 @@ import time
 from crossmoda.core.errors import CrossmodaError
 from crossmoda.ranking.bootstrap import BootstrapError
 from crossmoda.ranking.pipeline import RankingConfig, run_ranking
+from crossmoda.ranking.presets import DEFAULT_PRESET, PRESETS, resolve_columns
 from crossmoda.ranking.ranks import VARIANTS
 from crossmoda.ranking.scores import ColumnNames
 
@@ -39,8 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=d.alpha, help="test-then-rank significance level")
     p.add_argument("--adjustment", choices=["none", "holm"], default=d.adjustment,
                    help="test-then-rank p-value adjustment (default none, as challengeR)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
+                   help="default columns: " + "; ".join(f"{n}: {p.description}" for n, p in PRESETS.items())
+                        + f" (default {DEFAULT_PRESET})")
     p.add_argument("--columns", nargs="+", default=None,
-                   help="metric columns to rank on (default: VS/Cochlea Dice and ASSD when present)")
+                   help="metric columns to rank on (overrides the preset's)")
     p.add_argument("--case-column", default=d.names.case, help="case column name (case-insensitive)")
     p.add_argument("--team-column", default=d.names.team, help="team column name (case-insensitive)")
     p.add_argument("--metric-column", default=d.names.metric, help="metric column of a long table")
@@ -56,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     config = RankingConfig(
         bootstrap=args.bootstrap, seed=args.seed, variants=tuple(args.variants), missing=args.missing,
-        alpha=args.alpha, adjustment=args.adjustment, columns=args.columns,
+        alpha=args.alpha, adjustment=args.adjustment, columns=resolve_columns(args.preset, args.columns),
         names=ColumnNames(args.case_column, args.team_column, args.metric_column, args.value_column),
-        figures=not args.no_figures,
+        figures=not args.no_figures, preset=args.preset,
     )
     start = time.perf_counter()
     try:

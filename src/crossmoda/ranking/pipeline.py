@@ -51,6 +51,7 @@ class RankingConfig:
         columns: Metric columns to rank on (default: the four crossMoDA columns when present).
         names: Identifying column names of table input.
         figures: Draw the figures and ``report.html``.
+        preset: Ranking preset whose default columns were used (:mod:`crossmoda.ranking.presets`).
     """
 
     bootstrap: int = 1000
@@ -63,6 +64,7 @@ class RankingConfig:
     columns: list[str] | None = None
     names: ColumnNames = field(default_factory=ColumnNames)
     figures: bool = True
+    preset: str = "crossmoda2022"
 
 
 @dataclass
