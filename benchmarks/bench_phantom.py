@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=["small", "full"], choices=sorted(LIMITS_S))
     parser.add_argument("--edition", type=int, choices=[2022, 2023], default=2022)
     parser.add_argument("--seed", type=int, default=100, help="seed of the first case (+1 per case)")
+    parser.add_argument("--sites", nargs="+", default=None, choices=["ldn", "etz", "ukm"],
+                        help="sites to alternate (default: those of the edition)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -47,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     load_templates()
     results: dict[str, object] = {"template_load_s": time.perf_counter() - start, "edition": args.edition,
+                                  "sites": list(args.sites or EDITION_SITES[args.edition]),
                                   "presets": {}}
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             gen, total, shapes = [], [], []
             for i in range(args.cases):
-                sites = EDITION_SITES[args.edition]
+                sites = tuple(args.sites or EDITION_SITES[args.edition])
                 site = sites[i % len(sites)]
                 split = "source_training" if i % 4 < 2 else "test"
                 spec = CaseSpec(f"crossmoda{args.edition}_{site}_{i + 1}", i, split, site, 1 + i % 4,
