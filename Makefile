@@ -1,11 +1,15 @@
 # The two commands of the README: `make demo` and `make test`. Both set up ./.venv themselves.
-.PHONY: demo test lint setup clean
+.PHONY: demo demo-2023 test lint setup clean
 
 setup:
 	bash scripts/setup_env.sh
 
 demo: setup
 	bash scripts/demo.sh
+
+# 2023 data, evaluation and ranking; no 2023 model ships, so the "teams" are perturbed references.
+demo-2023: setup
+	bash scripts/demo.sh --edition 2023 --cases 9 --output demo2023
 
 test:
 	bash scripts/run_tests.sh
@@ -15,4 +19,4 @@ lint: setup
 	.venv/bin/mypy
 
 clean:
-	rm -rf .venv demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv demo demo2023 .pytest_cache .mypy_cache .ruff_cache
