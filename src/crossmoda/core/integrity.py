@@ -30,6 +30,9 @@ MAX_HEADER_BYTES = 64 * 1024
 """Largest MetaImage text header read (bytes)."""
 
 _CHUNK = 1 << 20
+_TRAILING = 1 << 20
+"""Decompressed bytes read past the declared data to reach the end of a compressed stream (its
+checksum); a stream with more trailing data than this is not followed further."""
 _MET_SIZES = {
     "MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,
     "MET_LONG": 4, "MET_ULONG": 4, "MET_LONG_LONG": 8, "MET_ULONG_LONG": 8, "MET_FLOAT": 4,
@@ -114,6 +117,8 @@ def _check_nifti(path: Path, opener: Opener, *, compressed: bool) -> None:
         offset, nbytes = _nifti_layout(head, path)
         need = offset + nbytes
         have = len(head) + _count(stream, max(need - len(head), 0))
+        if compressed and have >= need:
+            _count(stream, _TRAILING)  # reaches the gzip trailer: EOFError when it is cut
     if have < need:
         raise ImageReadError(
             path, f"truncated image data: the header declares {nbytes} data bytes at offset {offset}, "
@@ -182,15 +187,15 @@ def _data_bytes(handle: BinaryIO, expected: int, compressed: bool) -> int:
         return _count(handle, expected)
     inflater = zlib.decompressobj(47)  # zlib or gzip header, as MetaIO
     total = 0
-    while total < expected:
+    limit = expected + _TRAILING
+    while total < limit and not inflater.eof:
         if inflater.unconsumed_tail:
             chunk = inflater.unconsumed_tail
         else:
             chunk = handle.read(_CHUNK)
             if not chunk:
+                if total >= expected:
+                    raise EOFError("compressed stream ends before its end marker and checksum")
                 break
-        out = inflater.decompress(chunk, expected - total)
-        total += len(out)
-        if inflater.eof:
-            break
+        total += len(inflater.decompress(chunk, limit - total))
     return total
