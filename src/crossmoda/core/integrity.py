@@ -12,7 +12,6 @@ compressed data file). Other formats (``.nrrd``) are left to ITK's reader.
 
 from __future__ import annotations
 
-import gzip
 import os
 import struct
 import zlib
@@ -29,7 +28,8 @@ __all__ = ["check_image_data", "MAX_HEADER_BYTES"]
 MAX_HEADER_BYTES = 64 * 1024
 """Largest MetaImage text header read (bytes)."""
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 22
+_OUT_CHUNK = 1 << 24
 _TRAILING = 1 << 20
 """Decompressed bytes read past the declared data to reach the end of a compressed stream (its
 checksum); a stream with more trailing data than this is not followed further."""
@@ -109,16 +109,17 @@ def _nifti_layout(header: bytes, path: Path) -> tuple[int, int]:
 
 
 def _check_nifti(path: Path, opener: Opener, *, compressed: bool) -> None:
-    with opener(path) as raw:
-        stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw  # type: ignore[assignment]
-        head = stream.read(540)
+    with opener(path) as handle:
+        inflater = _Inflater(handle) if compressed else None
+        head = inflater.read(540) if inflater is not None else handle.read(540)
         if len(head) < 348:
             raise ImageReadError(path, f"truncated NIfTI header ({len(head)} bytes)")
         offset, nbytes = _nifti_layout(head, path)
         need = offset + nbytes
-        have = len(head) + _count(stream, max(need - len(head), 0))
-        if compressed and have >= need:
-            _count(stream, _TRAILING)  # reaches the gzip trailer: EOFError when it is cut
+        if inflater is not None:
+            have = len(head) + inflater.count(need + _TRAILING - len(head))
+        else:
+            have = len(head) + _count(handle, max(need - len(head), 0))
     if have < need:
         raise ImageReadError(
             path, f"truncated image data: the header declares {nbytes} data bytes at offset {offset}, "
@@ -185,17 +186,58 @@ def _data_bytes(handle: BinaryIO, expected: int, compressed: bool) -> int:
     """Bytes of voxel data available from the current position (decompressed when needed)."""
     if not compressed:
         return _count(handle, expected)
-    inflater = zlib.decompressobj(47)  # zlib or gzip header, as MetaIO
-    total = 0
-    limit = expected + _TRAILING
-    while total < limit and not inflater.eof:
-        if inflater.unconsumed_tail:
-            chunk = inflater.unconsumed_tail
-        else:
-            chunk = handle.read(_CHUNK)
-            if not chunk:
-                if total >= expected:
+    return _Inflater(handle).count(expected + _TRAILING)
+
+
+class _Inflater:
+    """Decompress a zlib or gzip stream (several gzip members allowed) in bounded chunks; a
+    stream that ends before its end marker and checksum raises ``EOFError``."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.inflater = zlib.decompressobj(47)  # zlib or gzip header, as ITK and MetaIO accept
+        self.pending = b""
+        self.done = False
+
+    def _next(self, limit: int) -> bytes:
+        while not self.done:
+            if self.inflater.unconsumed_tail:
+                data = self.inflater.unconsumed_tail
+            elif self.pending:
+                data, self.pending = self.pending, b""
+            else:
+                data = self.handle.read(_CHUNK)
+                if not data:
                     raise EOFError("compressed stream ends before its end marker and checksum")
+            out = self.inflater.decompress(data, min(_OUT_CHUNK, limit))
+            if self.inflater.eof:
+                self.pending = self.inflater.unused_data or self.handle.read(_CHUNK)
+                if self.pending:
+                    self.inflater = zlib.decompressobj(47)  # next gzip member
+                else:
+                    self.done = True
+            if out:
+                return out
+        return b""
+
+    def read(self, size: int) -> bytes:
+        """The next ``size`` decompressed bytes (fewer at the end of the stream)."""
+        parts: list[bytes] = []
+        got = 0
+        while got < size:
+            chunk = self._next(size - got)
+            if not chunk:
                 break
-        total += len(inflater.decompress(chunk, limit - total))
-    return total
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def count(self, limit: int) -> int:
+        """Decompressed bytes that follow, counting at most ``limit`` (output is discarded)."""
+        got = 0
+        while got < limit:
+            chunk = self._next(limit - got)
+            if not chunk:
+                break
+            got += len(chunk)
+        return got
