@@ -140,3 +140,14 @@ def test_geometry_mismatch_is_that_cases_error(challenge_data: dict[str, Path]) 
                  geometry(r.shape, spacing_xyz=(0.5, 0.6, 3.0)))
     rc, m = evaluate(challenge_data)
     assert rc == 0 and "spacing" in errors_by_case(m)["crossmoda2022_etz_1"]
+
+
+def test_untrusted_nrrd_naming_a_data_file_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.raw"
+    secret.write_bytes(bytes(24))
+    header = ("NRRD0004\ntype: uint8\ndimension: 3\nsizes: 2 3 4\nencoding: raw\n"
+              f"data file: {secret}\n\n")
+    (tmp_path / "img.nrrd").write_text(header)
+    assert read_image(tmp_path / "img.nrrd").GetSize() == (2, 3, 4)  # an organiser's file
+    with pytest.raises(ImageReadError, match="separate data file"):
+        read_image(tmp_path / "img.nrrd", untrusted=True)

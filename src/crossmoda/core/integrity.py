@@ -7,7 +7,8 @@ stream decompresses to. Decompression stops at the expected length, so the check
 inflates more than the header (already capped by the voxel limit) declares.
 
 Formats: NIfTI-1/2 (``.nii``, ``.nii.gz``) and MetaImage (``.mha``, ``.mhd`` with a raw or
-compressed data file). Other formats (``.nrrd``) are left to ITK's reader.
+compressed data file). The data length of ``.nrrd`` files is left to ITK's reader; an untrusted
+NRRD header that names a separate data file is refused.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def check_image_data(path: Path, *, untrusted: bool = False) -> None:
             _check_nifti(path, opener, compressed=False)
         elif name.endswith((".mha", ".mhd")):
             _check_meta(path, opener, untrusted)
+        elif name.endswith((".nrrd", ".nhdr")) and untrusted:
+            _check_nrrd_detached(path, opener)
     except (OSError, EOFError, zlib.error, struct.error) as err:
         raise ImageReadError(path, f"truncated or corrupt image data ({type(err).__name__}: {err})") from None
 
@@ -125,6 +128,17 @@ def _check_nifti(path: Path, opener: Opener, *, compressed: bool) -> None:
             path, f"truncated image data: the header declares {nbytes} data bytes at offset {offset}, "
                   f"the file holds {max(have - offset, 0)}"
         )
+
+
+def _check_nrrd_detached(path: Path, opener: Opener) -> None:
+    with opener(path) as handle:
+        for _ in range(1000):
+            line = handle.readline(4096)
+            if not line.strip():
+                return
+            key = line.decode("latin-1").split(":", 1)[0].strip().lower()
+            if key in ("data file", "datafile"):
+                raise ImageReadError(path, "NRRD header names a separate data file; not read")
 
 
 def _meta_header(handle: BinaryIO, path: Path) -> dict[str, str]:
