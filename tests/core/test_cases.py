@@ -94,3 +94,13 @@ def test_discover_cases_refuses_links_and_special_files(tmp_path: Path) -> None:
     }
     ignored = {p.name: r for p, r in found.ignored}
     assert "symbolic link" in ignored["crossmoda2022_etz_4_hrT2.nii.gz"]
+
+
+def test_discover_cases_trusted_folder_follows_links_to_files(tmp_path: Path) -> None:
+    (tmp_path / "real.nii.gz").write_bytes(b"x")
+    (tmp_path / "crossmoda2022_etz_2_Label.nii.gz").symlink_to(tmp_path / "real.nii.gz")
+    (tmp_path / "crossmoda2022_etz_3_Label.nii.gz").symlink_to(tmp_path / "missing.nii.gz")
+    found = discover_cases(tmp_path, "Label", trusted=True)
+    assert list(found.files) == ["crossmoda2022_etz_2"]
+    assert "symbolic link" in found.refused["crossmoda2022_etz_3"][1]
+    assert discover_cases(tmp_path, "Label").files == {}

@@ -81,3 +81,15 @@ def test_traversal_in_names_is_not_possible(challenge_data: dict[str, Path]) -> 
     rc, m = evaluate(challenge_data)
     assert rc == 0
     assert json.dumps(m).count("TOPSECRET") == 0
+
+
+def test_linked_ground_truth_entries_are_the_organisers(challenge_data: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    gt = challenge_data["gt"]
+    for path in gt.glob("*_Label.nii.gz"):
+        path.rename(store / path.name)
+        path.symlink_to(store / path.name)
+    rc, m = evaluate(challenge_data)
+    assert rc == 0 and m["errors"] == []

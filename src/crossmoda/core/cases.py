@@ -159,7 +159,7 @@ class Discovery:
     refused: dict[str, tuple[Path, str]] = field(default_factory=dict)
 
 
-def discover_cases(folder: str | Path, modality: str | None) -> Discovery:
+def discover_cases(folder: str | Path, modality: str | None, *, trusted: bool = False) -> Discovery:
     """Find the cases of ``modality`` in ``folder`` (not recursive).
 
     ``modality=None`` matches files without a modality suffix (2023 outputs). Hidden files,
@@ -167,7 +167,8 @@ def discover_cases(folder: str | Path, modality: str | None) -> Discovery:
     itself be a link, but its entries are listed with :func:`crossmoda.core.untrusted.list_untrusted`:
     an entry that is a symbolic link, a folder or a special file is never followed; when its
     name is a case of ``modality`` it is recorded in :attr:`Discovery.refused` (and the case
-    gets no file), otherwise in :attr:`Discovery.ignored`.
+    gets no file), otherwise in :attr:`Discovery.ignored`. With ``trusted`` (an organiser's
+    folder, e.g. the ground truth), entries that are links to regular files are accepted.
 
     Raises:
         FileNotFoundError: when ``folder`` is not a directory.
@@ -181,6 +182,9 @@ def discover_cases(folder: str | Path, modality: str | None) -> Discovery:
         raise FileNotFoundError(str(err)) from None
     result = Discovery()
     found: dict[str, list[Path]] = {}
+    if trusted:
+        regular += [p for p, r in rejected if r != "hidden" and p.is_symlink() and p.is_file()]
+        rejected = [(p, r) for p, r in rejected if p not in regular]
     entries = [(p, None) for p in regular] + [(p, r) for p, r in rejected if r != "hidden"]
     for path, refusal in sorted(entries, key=lambda e: e[0].name):
         try:

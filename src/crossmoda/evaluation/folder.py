@@ -66,7 +66,7 @@ def evaluate_folder(
     """
     if not inputs.ground_truth.is_dir():
         raise EvaluationError(f"ground-truth folder {inputs.ground_truth} does not exist")
-    truth = discover_labels(inputs.ground_truth)
+    truth = discover_labels(inputs.ground_truth, trusted=True)
     if not truth.files:
         raise EvaluationError(
             f"no ground-truth label maps (<case>_Label.nii.gz, .mha, ...) in {inputs.ground_truth}"

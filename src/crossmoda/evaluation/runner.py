@@ -93,10 +93,14 @@ def resolve_workers(requested: int | None = None) -> int:
     return max(1, int(requested or 1))
 
 
-def discover_labels(folder: Path) -> Discovery:
-    """Label files of ``folder``: ``<case>_Label.<ext>`` first, then 2023-style ``<case>.<ext>``."""
-    found = discover_cases(folder, "Label")
-    bare = discover_cases(folder, None)
+def discover_labels(folder: Path, *, trusted: bool = False) -> Discovery:
+    """Label files of ``folder``: ``<case>_Label.<ext>`` first, then 2023-style ``<case>.<ext>``.
+
+    ``trusted`` (the organiser's ground truth) accepts entries that are links to regular files;
+    otherwise (predictions) links are refused (:func:`crossmoda.core.cases.discover_cases`).
+    """
+    found = discover_cases(folder, "Label", trusted=trusted)
+    bare = discover_cases(folder, None, trusted=trusted)
     for case, entry in bare.refused.items():
         found.refused.setdefault(case, entry)
     for case, path in bare.files.items():
