@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=d.alpha, help="test-then-rank significance level")
     p.add_argument("--adjustment", choices=["none", "holm"], default=d.adjustment,
                    help="test-then-rank p-value adjustment (default none, as challengeR)")
+    p.add_argument("--significance-teams", type=int, default=d.significance_teams, metavar="N",
+                   help=f"pairwise tests among the leading N teams, >= 2 (default {d.significance_teams})")
     p.add_argument("--columns", nargs="+", default=None,
                    help="metric columns to rank on (default: VS/Cochlea Dice and ASSD when present)")
     p.add_argument("--case-column", default=d.names.case, help="case column name (case-insensitive)")
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     config = RankingConfig(
         bootstrap=args.bootstrap, seed=args.seed, variants=tuple(args.variants), missing=args.missing,
-        alpha=args.alpha, adjustment=args.adjustment, columns=args.columns,
+        alpha=args.alpha, adjustment=args.adjustment, significance_teams=args.significance_teams,
+        columns=args.columns,
         names=ColumnNames(args.case_column, args.team_column, args.metric_column, args.value_column),
         figures=not args.no_figures,
     )
