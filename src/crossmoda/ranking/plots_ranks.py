@@ -90,10 +90,10 @@ def bootstrap_figure(boot: Bootstrap, order: list[int], n_lead: int = 20) -> Fig
     a heatmap of every team's rank distribution beside it."""
     lead = order[:n_lead]
     many = len(order) > len(lead)
-    width = max(7.0, 0.55 * len(lead) + 3.0)
-    fig = new_figure(width + (7.0 if many else 0.0), max(4.0, 0.35 * len(lead) + 2.0))
+    height = max(4.0, 0.35 * len(lead) + 2.0)
+    fig = new_figure(max(7.0, 0.55 * len(lead) + 3.0), height + (6.5 if many else 0.0))
     if many:
-        ax, ax_all = fig.subplots(1, 2, width_ratios=(width, 7.0))
+        ax, ax_all = fig.subplots(2, 1, height_ratios=(height, 6.5))
         _blobs(ax, boot, lead)
         ax.set_title(f"leading {len(lead)} teams", fontsize=10)
         _heatmap(fig, ax_all, boot, order)
@@ -122,10 +122,11 @@ def schemes_figure(result: RankingResult) -> Figure:
     lead = order[:result.config.figure_teams]
     many = len(order) > len(lead)
     n_teams, n_schemes = len(lead), len(rankings)
-    width = max(7.0, 1.0 * n_schemes + 4.0)
-    fig = new_figure(width + (4.5 if many else 0.0), max(4.0, 0.36 * n_teams + 1.8))
+    height = max(4.0, 0.36 * n_teams + 1.8)
+    tau_height = 0.3 * (n_schemes - 1) + 1.2
+    fig = new_figure(max(7.0, 1.0 * n_schemes + 4.0), height + (tau_height if many else 0.0))
     if many:
-        ax, ax_tau = fig.subplots(1, 2, width_ratios=(width, 4.5))
+        ax, ax_tau = fig.subplots(2, 1, height_ratios=(height, tau_height))
     else:
         ax = fig.subplots()
     colours = team_colours(n_teams)

@@ -168,7 +168,8 @@ def _text(markdown: str) -> str:
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{_text(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>' if len(rows) > SCROLL_ROWS else table
 
 
 def _markdown_to_html(markdown: str) -> str:
@@ -196,7 +197,10 @@ CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-
 margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.85em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f2f2f2}
 td:nth-child(2){text-align:left}figure{margin:1.5em 0}img{max-width:100%}figcaption{color:#555;
-font-size:.9em}footer{color:#777;font-size:.8em;margin-top:3em}"""
+font-size:.9em}footer{color:#777;font-size:.8em;margin-top:3em}
+.scroll{max-height:40em;overflow:auto;border-bottom:1px solid #ccc}.scroll th{position:sticky;top:0}"""
+SCROLL_ROWS = 30
+"""HTML tables longer than this scroll inside a box of about 30 rows (header kept in view)."""
 
 CAPTIONS = {
     "metrics_all_cases": "Per-case scores of every team (dots) with box plots (median, quartiles, whiskers "
