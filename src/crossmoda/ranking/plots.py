@@ -80,22 +80,23 @@ def metric_figure(result: RankingResult, by_site: bool = False) -> Figure:
         ax, spec = axes[k], table.specs[k]
         values = table.values[:, :, k]
         shown = np.maximum(values, MM_FLOOR) if spec.unit == "mm" else values
-        data, positions, xs, ys, dot_colours = [], [], [], [], []
+        data, positions = [], []
+        dots: dict[bool, tuple[list[Any], list[Any], list[Any]]] = {True: ([], [], []), False: ([], [], [])}
         rows: list[list[int]] = [[t] for t in lead] + groups
         for row, teams in enumerate(rows):
             for g, (_, mask) in enumerate(subsets):
                 # a leading team: its per-case values; a group: the median of each of its teams
-                if row < len(lead):
-                    vals = shown[teams[0], mask]
-                else:
-                    vals = np.median(shown[np.asarray(teams)][:, mask], axis=1)
+                single = row < len(lead)
+                vals = shown[teams[0], mask] if single else \
+                    np.median(shown[np.asarray(teams)][:, mask], axis=1)
                 y = row + (g - (len(subsets) - 1) / 2) * width
                 data.append(vals)
                 positions.append(y)
+                xs, ys, dot_colours = dots[single]
                 xs.append(vals)
                 ys.append(y + rng.uniform(-width * 0.32, width * 0.32, vals.size))
-                colour = SITE_COLOURS[g % len(SITE_COLOURS)] if by_site else \
-                    (colours[row] if row < len(lead) else "0.45")
+                team_colour = colours[row] if single else "0.45"
+                colour = SITE_COLOURS[g % len(SITE_COLOURS)] if by_site else team_colour
                 dot_colours.extend([colour] * vals.size)
         ax.boxplot(data, positions=positions, widths=width * 0.85, orientation="horizontal",
                    showfliers=False, manage_ticks=False,
@@ -104,8 +105,12 @@ def metric_figure(result: RankingResult, by_site: bool = False) -> Figure:
                    whiskerprops={"color": "0.25", "linewidth": 0.9},
                    capprops={"color": "0.25", "linewidth": 0.9})
         few = len(table.cases) <= 40
-        ax.scatter(np.concatenate(xs), np.concatenate(ys), s=float(np.clip(600 / len(table.cases), 4, 24)),
-                   c=dot_colours, alpha=0.8 if few else 0.45, linewidths=0, zorder=3)
+        size = float(np.clip(600 / len(table.cases), 4, 24))
+        for single, (xs, ys, dot_colours) in dots.items():
+            if xs:  # team medians of the groups: small and light, under the box lines
+                ax.scatter(np.concatenate(xs), np.concatenate(ys), s=size if single else min(size, 6.0),
+                           c=dot_colours, alpha=(0.8 if few else 0.45) if single else 0.3, linewidths=0,
+                           zorder=3 if single else 1.5)
         set_value_axis(ax, values, spec.unit, table.columns[k].replace("_", " "))
         labels = [f"{int(result.main.ranking.rank[t])}. {table.teams[t]}" for t in lead]
         ax.set_yticks(range(n_rows), labels + [_row_label(result, g) for g in groups])
