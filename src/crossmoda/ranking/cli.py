@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
                    help="default columns: " + "; ".join(f"{n}: {p.description}" for n, p in PRESETS.items())
                         + f" (default {DEFAULT_PRESET})")
+    p.add_argument("--significance-teams", type=int, default=d.significance_teams, metavar="N",
+                   help=f"pairwise tests among the leading N teams, >= 2 (default {d.significance_teams})")
     p.add_argument("--columns", nargs="+", default=None,
                    help="metric columns to rank on (overrides the preset's)")
     p.add_argument("--case-column", default=d.names.case, help="case column name (case-insensitive)")
@@ -75,7 +77,8 @@ def _main(argv: list[str] | None) -> int:
     check_writable_dir(args.output)
     config = RankingConfig(
         bootstrap=args.bootstrap, seed=args.seed, variants=tuple(args.variants), missing=args.missing,
-        alpha=args.alpha, adjustment=args.adjustment, columns=resolve_columns(args.preset, args.columns),
+        alpha=args.alpha, adjustment=args.adjustment, significance_teams=args.significance_teams,
+        columns=resolve_columns(args.preset, args.columns),
         names=ColumnNames(args.case_column, args.team_column, args.metric_column, args.value_column),
         figures=not args.no_figures, preset=args.preset,
     )

@@ -36,6 +36,10 @@ VARIANTS: tuple[str, ...] = ("dice", "assd", "vs", "cochlea", "site")
 """Variant names of :func:`variant_tables`; ``site`` expands to one ranking per site."""
 
 
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 @dataclass
 class Ranking:
     """A ranking of teams.
@@ -65,11 +69,11 @@ class Ranking:
         return sorted(range(len(self.teams)), key=lambda i: (int(self.rank[i]), self.teams[i]))
 
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready form, best first."""
+        """JSON-ready form, best first (a NaN score, e.g. of an untested team, as ``None``)."""
         return {
             "name": self.name, "description": self.description, "lower_is_better": self.lower_is_better,
             "n_cases": self.n_cases, "columns": self.columns,
-            "teams": [{"team": self.teams[i], "rank": int(self.rank[i]), "score": float(self.score[i])}
+            "teams": [{"team": self.teams[i], "rank": int(self.rank[i]), "score": _finite(self.score[i])}
                       for i in self.order()],
         }
 

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from crossmoda.core.provenance import provenance, write_json_atomic, write_text_atomic
-from crossmoda.ranking.pipeline import RankingResult
 from crossmoda.ranking.ranks import Ranking
+from crossmoda.ranking.result import RankingResult
 
-__all__ = ["TOOL", "leaderboard_frame", "ranking_dict", "leaderboard_markdown", "write_report"]
+__all__ = ["TOOL", "leaderboard_frame", "ranking_dict", "leaderboard_markdown", "figure_rules",
+           "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def ranking_dict(result: RankingResult, source: str) -> dict[str, Any]:
         "significance": {
             "test": "one-sided paired Wilcoxon signed-rank on per-case cumulative ranks",
             "alpha": sig.alpha, "adjustment": sig.adjustment, "teams": sig.teams,
+            "n_teams_ranked": sig.n_teams, "leading_teams_tested": result.config.significance_teams,
             "p_values": [[_finite(v) for v in row] for row in sig.p_values],
             "adjusted_p_values": [[_finite(v) for v in row] for row in sig.adjusted],
             "significant": sig.significant.tolist(),
@@ -135,6 +137,10 @@ def leaderboard_markdown(result: RankingResult) -> str:
         "", _md_table(header, rows), "", "## Ranking schemes and variants", "",
         _md_table(*_scheme_rows(result)), "",
     ]
+    if result.significance.limited:
+        parts += [f"Test-then-rank: pairwise tests among the leading {len(result.significance.tested)} of "
+                  f"{len(table.teams)} teams of the crossMoDA ranking; the others are not tested and share "
+                  f"rank {len(result.significance.tested) + 1}.", ""]
     if boot is not None:
         tau = boot.tau_summary()
         if tau["median"] is not None:
@@ -162,7 +168,8 @@ def _text(markdown: str) -> str:
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{_text(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>' if len(rows) > SCROLL_ROWS else table
 
 
 def _markdown_to_html(markdown: str) -> str:
@@ -190,7 +197,10 @@ CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-
 margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.85em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f2f2f2}
 td:nth-child(2){text-align:left}figure{margin:1.5em 0}img{max-width:100%}figcaption{color:#555;
-font-size:.9em}footer{color:#777;font-size:.8em;margin-top:3em}"""
+font-size:.9em}footer{color:#777;font-size:.8em;margin-top:3em}
+.scroll{max-height:40em;overflow:auto;border-bottom:1px solid #ccc}.scroll th{position:sticky;top:0}"""
+SCROLL_ROWS = 30
+"""HTML tables longer than this scroll inside a box of about 30 rows (header kept in view)."""
 
 CAPTIONS = {
     "metrics_all_cases": "Per-case scores of every team (dots) with box plots (median, quartiles, whiskers "
@@ -200,9 +210,25 @@ CAPTIONS = {
                        "dot = median rank, line = 2.5-97.5 % interval.",
     "ranking_schemes": "Rank of each team under every ranking scheme and variant.",
     "significance": "Pairwise one-sided paired Wilcoxon tests on the per-case cumulative ranks "
-                    "(p-values in the cells).",
+                    "(p-values with two significant digits in the cells of small maps).",
     "koos_ma_mae": "Koos grading: MA-MAE per team with its bootstrap interval.",
 }
+
+
+def figure_rules(result: RankingResult) -> str:
+    """One paragraph: which teams the figures and the pairwise tests show (same rules at any size)."""
+    n_teams, n_lead = len(result.table.teams), result.config.figure_teams
+    sig = result.significance
+    tests = (f"Pairwise tests: all {n_teams} teams." if not sig.limited else
+             f"Pairwise tests and test-then-rank: the leading {len(sig.tested)} of {n_teams} teams "
+             f"(limit {result.config.significance_teams}); the others are not tested.")
+    if n_teams <= n_lead:
+        return f"All {n_teams} teams are drawn individually (up to {n_lead} are). {tests}"
+    return (f"The figures draw the leading {n_lead} of {n_teams} teams individually and summarise the "
+            f"others: per-case score panels add up to 5 rows of consecutive rank groups (box and dots of "
+            f"the team medians); the bootstrap figure adds a heatmap of every team's rank distribution; "
+            f"the scheme chart follows the leading teams and gives Kendall's tau-b of each scheme over all "
+            f"teams. {tests} Every number of every team is in leaderboard.csv and ranking.json.")
 
 
 def write_report(result: RankingResult, output: Path, source: str = "") -> dict[str, Path]:
@@ -231,7 +257,8 @@ def write_report(result: RankingResult, output: Path, source: str = "") -> dict[
                         f"<figcaption>{html.escape(CAPTIONS.get(name, name))}</figcaption></figure>")
     prov = data["provenance"]
     page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>crossMoDA ranking</title>"
-            f"<style>{CSS}</style></head><body>{_markdown_to_html(markdown)}<h2>Figures</h2>{''.join(sections)}"
+            f"<style>{CSS}</style></head><body>{_markdown_to_html(markdown)}<h2>Figures</h2>"
+            f"<p>{html.escape(figure_rules(result))}</p>{''.join(sections)}"
             f"<footer>{html.escape(TOOL)} {html.escape(str(prov['version']))}, commit "
             f"{html.escape(str(prov['git_commit']))}, {html.escape(str(prov['created']))}; source "
             f"{html.escape(source or result.table.source)}. Full results and configuration: ranking.json."
