@@ -61,7 +61,8 @@ def _run_job(tmp_path: Path, image: str, time_limit_s: float = 20) -> tuple[dict
                                                            files.staging: ("/output", "rw")}, gpu=False)
     argv = cli_argv("docker", spec, image, name=f"n-{image}", verb="run")
     files.script.write_text(job_script(engine="docker", name=f"n-{image}", image=image, run_argv=argv,
-                                       files=files, time_limit_s=time_limit_s, memory="1g", max_log_bytes=1000))
+                                       files=files, time_limit_s=time_limit_s, memory="1g",
+                                       max_log_bytes=1000))
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "FAKE_DIR": str(files.folder)}
     subprocess.run(["bash", str(files.script)], env=env, check=True, timeout=60, cwd=files.folder)
     return json.loads(files.result.read_text()), files
