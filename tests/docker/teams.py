@@ -1,7 +1,8 @@
 """Tiny team images for the runner tests, built on the local Python base image.
 
-Modes: ``copy`` writes the reference labels it carries for the cases in /input (a perfect team)
-and probes the platform (root file system read-only, /tmp writable); ``crash`` exits 1;
+Modes: ``copy`` writes the reference labels it carries for the cases in /input (a perfect team;
+``TEAM_SECONDS_PER_CASE`` in its environment makes it spend that long per case) and probes the
+platform (root file system read-only, /tmp writable); ``crash`` exits 1;
 ``sleep`` outlives any time limit; ``links`` writes symbolic links to the ground truth and to
 another team's output instead of images (and ``predictions.csv -> /etc/passwd``); ``fill``
 writes perfect labels and then more bytes than the output cap.
@@ -41,7 +42,9 @@ if mode == "links":
     os.symlink("/etc/passwd", "/output/predictions.csv")
     print("linked", len(cases), "cases", flush=True)
     sys.exit(0)
+delay = float(os.environ.get("TEAM_SECONDS_PER_CASE", "0"))
 for case in cases:
+    time.sleep(delay)
     shutil.copy(f"/labels/{case}_Label.nii.gz", f"/output/{case}_Label.nii.gz")
 rows = [line for line in open("/labels/koos.csv").read().splitlines()[1:] if line.split(",")[0] in cases]
 Path("/output/predictions.csv").write_text("case,class\\n" + "".join(r + "\\n" for r in rows))
