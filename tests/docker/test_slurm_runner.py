@@ -98,6 +98,13 @@ def test_slurm_leaderboard_equals_local(
     again = run_challenge(_config(phantom, teams, tmp_path / "slurm"), backend="slurm", slurm_options=opts)
     assert json.loads((tmp_path / "slurm/slurm/state.json").read_text())["jobs"] == state
     assert _board(again.report) == _board(slurm.report)
+    # re-run one team: only its jobs are submitted again
+    opts_one = SlurmOptions(engine="docker", cases_per_job=2, poll_s=1.0, rerun=("good",))
+    once_more = run_challenge(_config(phantom, teams, tmp_path / "slurm"), backend="slurm",
+                              slurm_options=opts_one)
+    after = json.loads((tmp_path / "slurm/slurm/state.json").read_text())["jobs"]
+    assert {k for k in after if after[k]["job_id"] != state[k]["job_id"]} == {"good/0", "good/1"}
+    assert _board(once_more.report) == _board(slurm.report)
 
 
 def test_scheduler_faults_are_that_shards_failure(

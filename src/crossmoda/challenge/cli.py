@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--qos", help="Slurm QoS")
     be.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch argument (repeat)")
     be.add_argument("--poll", type=float, default=5.0, help="seconds between Slurm state queries")
+    be.add_argument("--rerun", action="append", default=[], metavar="TEAM",
+                    help="Slurm: submit this team's jobs again even if they finished (repeat)")
     sc = run.add_argument_group("scoring")
     sc.add_argument("--evaluation-image",
                     help="evaluate inside this image (default: local crossmoda-evaluate)")
@@ -118,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         slurm_options = SlurmOptions(
             engine=args.engine, cases_per_job=args.cases_per_job, gpus_per_job=args.gpus_per_job,
             partition=args.partition, account=args.account, qos=args.qos, extra_args=tuple(args.sbatch_arg),
-            poll_s=args.poll)
+            poll_s=args.poll, rerun=tuple(args.rerun))
+        unknown = sorted(set(args.rerun) - {t.name for t in config.teams})
+        if unknown:
+            raise ValueError(f"--rerun names teams that are not in this run: {unknown}")
     except ValueError as err:
         parser.error(str(err))
     from crossmoda.challenge.pipeline import run_challenge

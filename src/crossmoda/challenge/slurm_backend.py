@@ -49,6 +49,8 @@ class SlurmOptions:
         partition, account, qos: ``sbatch`` options (``None``: the cluster's defaults).
         extra_args: More ``sbatch`` arguments, verbatim.
         poll_s: Seconds between state queries.
+        rerun: Teams whose earlier jobs are forgotten and submitted again (e.g. after the team
+            fixed its image under the same tag).
     """
 
     engine: Engine = "docker"
@@ -59,6 +61,7 @@ class SlurmOptions:
     qos: str | None = None
     extra_args: tuple[str, ...] = ()
     poll_s: float = 5.0
+    rerun: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.cases_per_job is not None and self.cases_per_job < 1:
@@ -196,6 +199,9 @@ def run_slurm_jobs(
     before anything is submitted when Slurm cannot be reached.
     """
     slurm.check_slurm()
+    unknown = sorted(set(opts.rerun) - {t.name for t in config.teams})
+    if unknown:
+        raise ValueError(f"--rerun names teams that are not in this run: {unknown}")
     work = config.output_dir
     state_file = work / "slurm" / "state.json"
     previous = _load_state(state_file)
@@ -216,7 +222,8 @@ def run_slurm_jobs(
             fp = _fingerprint(team, cases, config, opts)
             files[key] = JobFiles(work / "slurm" / "jobs" / team.name / str(index))
             old = previous.get(key)
-            if old is not None and old.get("fingerprint") == fp and old.get("job_id"):
+            reuse = old is not None and old.get("fingerprint") == fp and old.get("job_id")
+            if reuse and old is not None and team.name not in opts.rerun:
                 runs[key] = ShardRun(**{k: v for k, v in old.items() if k in ShardRun.__dataclass_fields__})
                 continue
             runs[key] = ShardRun(team.name, index, cases, fp)
