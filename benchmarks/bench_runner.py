@@ -7,8 +7,10 @@ Same teams and cases for both: ``--teams`` copies of a tiny team image (``copy``
 * the local backend (Docker SDK, one team after the other) and the Slurm backend (one job per
   ``--cases-per-job`` cases, the one-node cluster of ``scripts/slurm/setup_cluster.sh``: 2 CPUs,
   so 2 jobs at a time), team phase and whole run (scoring and ranking included, the same code);
-* per Slurm job: submit -> start (scheduler latency) and start -> end minus the container's own
-  runtime (engine and job-script overhead on the node), from ``scontrol``'s times (1 s resolution);
+* per Slurm job, from ``scontrol``'s times (1 s resolution): submit -> start (with 2 slots, later
+  jobs also wait in the queue), the scheduler's latency (start minus the later of its submission
+  and the last end before it: the time a free slot stays empty), and start -> end minus the
+  container's own runtime (job script and engine CLI overhead on the node);
 * per local run: container runtime minus the work (``cases x seconds-per-case``): start overhead;
 
 and prints a projection of a real test phase from those overheads.
@@ -120,6 +122,10 @@ def main() -> None:
         for t in teams:
             jobs += json.loads((root / f"slurm/teams/{t.name}/run.json").read_text())["jobs"]
         wait = [_seconds(j["submit"], j["start"]) for j in jobs]
+        latency = []
+        for j in jobs:
+            ends = [o["end"] for o in jobs if o is not j and o["end"] <= j["start"]]
+            latency.append(_seconds(max([j["submit"], *ends]), j["start"]))
         span = [_seconds(j["start"], j["end"]) for j in jobs]
         node_over = [s - j["runtime_s"] for s, j in zip(span, jobs, strict=True) if s is not None]
         first_submit = min(j["submit"] for j in jobs)
@@ -133,10 +139,13 @@ def main() -> None:
           f"(first submit to last end), ratio {team_local / max(team_slurm, 1e-9):.2f}")
     report(f"local container start overhead (runtime - work), median: {start_local:.2f} s")
     report(f"slurm submit -> start: median {statistics.median(w for w in wait if w is not None):.1f} s, "
-          f"max {max(w for w in wait if w is not None):.1f} s")
+          f"max {max(w for w in wait if w is not None):.1f} s; scheduler latency (free slot -> start): "
+          f"median {statistics.median(x for x in latency if x is not None):.1f} s, "
+          f"max {max(x for x in latency if x is not None):.1f} s")
     report(f"slurm start -> end: median {statistics.median(s for s in span if s is not None):.1f} s; "
           f"minus the container's runtime (node overhead): median {statistics.median(node_over):.1f} s")
-    over = statistics.median(node_over) + statistics.median(w for w in wait if w is not None)
+    over = statistics.median(node_over) + statistics.median(x for x in latency if x is not None)
+    report(f"per-job overhead used below: {over:.1f} s (+ {start_local:.2f} s container start per job)")
     report("\n| teams | cases | s/case | GPUs | cases/job | jobs | one GPU, local (h) | Slurm (h) |")
     report("|---:|---:|---:|---:|---:|---:|---:|---:|")
     phases = ((40, 300, 10, 8, 50), (40, 300, 10, 32, 50), (40, 300, 10, 64, 25), (20, 100, 20, 8, 100),

@@ -76,6 +76,7 @@ def test_job_script_records_the_outcome(
 ) -> None:
     result, files = _run_job(tmp_path, image)
     assert (result["status"], result["exit_code"]) == (status, exit_code)
+    assert result["script_s"] >= result["runtime_s"] >= 0
     calls = (files.folder / "calls.log").read_text()
     if image == "missing":
         assert "not found on node" in result["message"] and " run " not in f" {calls}"

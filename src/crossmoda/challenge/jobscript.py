@@ -57,10 +57,14 @@ IMAGE={image}
 RESULT={result}
 LOG={log}
 STAGING={staging}
-T0=$(date +%s)
-result() {{  # status exit_code message
-  printf '{{"status": "%s", "exit_code": %s, "runtime_s": %s, "message": "%s", "node": "%s"}}\n' \
-    "$1" "$2" "$(( $(date +%s) - T0 ))" "$3" "$(hostname -s)" > "$RESULT.tmp" && mv "$RESULT.tmp" "$RESULT"
+T0=$(date +%s.%N)
+RUN_S=0
+elapsed() {{ awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {{ printf "%.3f", b - a }}'; }}
+result() {{  # status exit_code message; runtime_s: the container run, script_s: the whole script
+  printf '{{"status": "%s", "exit_code": %s, "runtime_s": %s, "script_s": %s, ' "$1" "$2" "$RUN_S" \
+    "$(elapsed "$T0")" > "$RESULT.tmp"
+  printf '"message": "%s", "node": "%s"}}\n' "$3" "$(hostname -s)" >> "$RESULT.tmp"
+  mv "$RESULT.tmp" "$RESULT"
 }}
 cleanup() {{ "$ENGINE" rm -f "$NAME" >/dev/null 2>&1 || true; }}
 trap cleanup EXIT
@@ -73,9 +77,12 @@ if ! "$ENGINE" image inspect "$IMAGE" >/dev/null 2>&1; then
 fi
 mkdir -p "$STAGING" && chmod 777 "$STAGING"
 cleanup
+TR=$(date +%s.%N)
 timeout --kill-after=10 {time_limit} {run_argv} 2>&1 | tail -c {max_log} > "$LOG"
 rc=${{PIPESTATUS[0]}}
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ "$(( $(date +%s) - T0 ))" -ge {time_limit} ]; then
+RUN_S=$(elapsed "$TR")
+late=$(awk -v t="$RUN_S" 'BEGIN {{ print (t >= {time_limit}) ? 1 : 0 }}')
+if [ "$rc" -eq 124 ] || {{ [ "$rc" -eq 137 ] && [ "$late" -eq 1 ]; }}; then
   "$ENGINE" kill "$NAME" >/dev/null 2>&1
   result timeout null "killed after the time limit of {time_limit} s"
   exit 0
