@@ -230,3 +230,14 @@ def test_run_group_kills_the_whole_group() -> None:
     assert not state.exists() or state.read_text().split()[2] == "Z"
     ok = run_group(["sh", "-c", "echo hi; exit 3"], timeout_s=10)
     assert (ok.returncode, ok.stdout, ok.timed_out) == (3, "hi\n", False)
+
+
+def test_finish_after_an_interrupted_collection_keeps_the_copy(tmp_path: Path) -> None:
+    files = JobFiles(tmp_path / "job")
+    files.collected.mkdir(parents=True)
+    (files.collected / "a_Label.nii.gz").write_bytes(b"img")
+    files.result.write_text(json.dumps({"status": "ok", "exit_code": 0}))
+    run = ShardRun("team", 0, ["a"], "fp", job_id="5")
+    _finish(run, slurm.JobInfo("5", "COMPLETED"), files, cap=1000, trash=tmp_path / "trash")
+    assert run.status == "ok" and run.n_images == 1 and run.bytes == 3
+    assert (files.collected / "a_Label.nii.gz").read_bytes() == b"img"

@@ -177,8 +177,12 @@ def _finish(run: ShardRun, info: slurm.JobInfo | None, files: JobFiles, cap: int
     else:
         run.status, run.message = slurm.slurm_status(state)
         run.message += f" (job {run.job_id}, Slurm state {state})"
-    remove_tree(files.collected, trash)
-    report = collect_output(files.staging, files.collected, cap)
+    if files.staging.is_dir() or not files.collected.is_dir():
+        remove_tree(files.collected, trash)
+        report = collect_output(files.staging, files.collected, cap)
+    else:  # collected by an earlier, interrupted runner (which then removed the staging folder)
+        report = collect_output(files.collected, files.folder / ".recount", cap)
+        remove_tree(files.folder / ".recount", trash)
     run.n_images, run.bytes, run.over_cap = report.n_images, report.bytes, report.over_cap
     run.refused = report.refused
     if run.status == "ok" and report.over_cap:
