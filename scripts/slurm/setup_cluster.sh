@@ -40,10 +40,10 @@ if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   log "munged already running"
 else
   mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/munge /var/log/munge /var/lib/munge
-  runuser -u munge -- /usr/sbin/munged
+  runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
   for _ in $(seq 1 20); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.25; done
   munge -n | unmunge >/dev/null || { log "munged did not start"; exit 1; }
-  pgrep -u munge -x munged | head -1 > "$STATE/munged.pid"  # the one we just started (no other was answering)
+  cp /run/munge/munged.pid "$STATE/munged.pid"  # written by the daemon itself after it forked
   log "munged PID $(cat "$STATE/munged.pid")"
 fi
 
