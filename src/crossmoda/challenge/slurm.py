@@ -73,7 +73,8 @@ def _run(argv: Sequence[str]) -> str:
     if res.timed_out:
         raise SlurmError(f"`{' '.join(argv)}` did not answer within {COMMAND_TIMEOUT_S:g} s")
     if res.returncode != 0:
-        raise SlurmError(f"`{' '.join(argv)}` failed ({res.returncode}): {res.stderr.strip()[-500:]}")
+        detail = " | ".join(line.strip() for line in res.stderr.strip().splitlines()[-3:])
+        raise SlurmError(f"`{' '.join(argv)}` failed ({res.returncode}): {detail[-500:]}")
     return res.stdout
 
 
