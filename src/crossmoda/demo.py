@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from crossmoda.core.cli import EXIT_FAILED, check_writable_dir, positive_int, run_cli, setup_logging
+
 __all__ = ["DemoConfig", "run_demo", "main"]
 
 logger = logging.getLogger("crossmoda.demo")
@@ -88,20 +90,25 @@ def run_demo(config: DemoConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point of the demo."""
+    """Console entry point of the demo; 2 with a one-line message on bad values."""
+    return run_cli("crossmoda-demo", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="crossmoda-demo", description=__doc__)
     parser.add_argument("--output", type=Path, default=DemoConfig.output)
-    parser.add_argument("--cases", type=int, default=DemoConfig.cases)
+    parser.add_argument("--cases", type=positive_int, default=DemoConfig.cases)
     parser.add_argument("--seed", type=int, default=DemoConfig.seed)
     parser.add_argument("--preset", choices=["small", "full"], default=DemoConfig.preset)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging(fmt="%(message)s")
+    check_writable_dir(args.output)
     start = time.perf_counter()
     try:
         html = run_demo(DemoConfig(args.output, args.cases, args.seed, args.preset))
     except (RuntimeError, FileNotFoundError) as err:
         logger.error("demo failed: %s", err)
-        return 1
+        return EXIT_FAILED
     logger.info("\nDemo finished in %.0f s.\nLeaderboard: %s\nReport:      %s",
                 time.perf_counter() - start, html.parent / "leaderboard.md", html)
     return 0

@@ -76,3 +76,31 @@ def test_discovery_filters_and_reports_strays(tmp_path: Path) -> None:
 def test_discovery_of_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a directory"):
         discover_cases(tmp_path / "missing", "hrT2")
+
+
+def test_discover_cases_refuses_links_and_special_files(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "crossmoda2022_etz_1_Label.nii.gz").write_bytes(b"x")
+    (tmp_path / "elsewhere.nii.gz").write_bytes(b"y")
+    (tmp_path / "crossmoda2022_etz_2_Label.nii.gz").symlink_to(tmp_path / "elsewhere.nii.gz")
+    os.mkfifo(tmp_path / "crossmoda2022_etz_3_Label.nii.gz")
+    (tmp_path / "crossmoda2022_etz_4_hrT2.nii.gz").symlink_to(tmp_path / "elsewhere.nii.gz")
+    found = discover_cases(tmp_path, "Label")
+    assert list(found.files) == ["crossmoda2022_etz_1"]
+    assert {c: r for c, (_, r) in found.refused.items()} == {
+        "crossmoda2022_etz_2": "is a symbolic link (links are never followed)",
+        "crossmoda2022_etz_3": "is a FIFO, not a regular file",
+    }
+    ignored = {p.name: r for p, r in found.ignored}
+    assert "symbolic link" in ignored["crossmoda2022_etz_4_hrT2.nii.gz"]
+
+
+def test_discover_cases_trusted_folder_follows_links_to_files(tmp_path: Path) -> None:
+    (tmp_path / "real.nii.gz").write_bytes(b"x")
+    (tmp_path / "crossmoda2022_etz_2_Label.nii.gz").symlink_to(tmp_path / "real.nii.gz")
+    (tmp_path / "crossmoda2022_etz_3_Label.nii.gz").symlink_to(tmp_path / "missing.nii.gz")
+    found = discover_cases(tmp_path, "Label", trusted=True)
+    assert list(found.files) == ["crossmoda2022_etz_2"]
+    assert "symbolic link" in found.refused["crossmoda2022_etz_3"][1]
+    assert discover_cases(tmp_path, "Label").files == {}

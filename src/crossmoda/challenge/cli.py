@@ -14,6 +14,7 @@ from pathlib import Path
 
 from crossmoda.challenge.config import ChallengeConfig, Limits, Scoring, parse_team
 from crossmoda.challenge.slurm_backend import SlurmOptions
+from crossmoda.core.cli import run_cli
 
 __all__ = ["main", "build_parser"]
 
@@ -92,6 +93,10 @@ def _env(pairs: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 0 on success, 1 when the ranking (or an export) failed, 2 on bad arguments."""
+    return run_cli("crossmoda-challenge", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

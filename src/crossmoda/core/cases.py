@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossmoda.core.errors import CaseNameError
+from crossmoda.core.untrusted import UntrustedFileError, list_untrusted
 
 __all__ = [
     "SITES",
@@ -147,18 +148,27 @@ class Discovery:
         files: Case name (string) -> file, sorted by case.
         ignored: Files in the folder that did not match (stray files), with the reason.
         duplicates: Cases found more than once (e.g. ``.nii.gz`` and ``.mha``); first kept.
+        refused: Case name -> (entry, reason) for entries named like a case of the modality
+            that are not regular files (symbolic links, FIFOs, folders...). They are never
+            read: the caller scores such a case as an error naming the entry.
     """
 
     files: dict[str, Path] = field(default_factory=dict)
     ignored: list[tuple[Path, str]] = field(default_factory=list)
     duplicates: dict[str, list[Path]] = field(default_factory=dict)
+    refused: dict[str, tuple[Path, str]] = field(default_factory=dict)
 
 
-def discover_cases(folder: str | Path, modality: str | None) -> Discovery:
+def discover_cases(folder: str | Path, modality: str | None, *, trusted: bool = False) -> Discovery:
     """Find the cases of ``modality`` in ``folder`` (not recursive).
 
     ``modality=None`` matches files without a modality suffix (2023 outputs). Hidden files,
-    folders, other modalities and names outside the convention are ignored and reported.
+    other modalities and names outside the convention are ignored and reported. The folder may
+    itself be a link, but its entries are listed with :func:`crossmoda.core.untrusted.list_untrusted`:
+    an entry that is a symbolic link, a folder or a special file is never followed; when its
+    name is a case of ``modality`` it is recorded in :attr:`Discovery.refused` (and the case
+    gets no file), otherwise in :attr:`Discovery.ignored`. With ``trusted`` (an organiser's
+    folder, e.g. the ground truth), entries that are links to regular files are accepted.
 
     Raises:
         FileNotFoundError: when ``folder`` is not a directory.
@@ -166,21 +176,28 @@ def discover_cases(folder: str | Path, modality: str | None) -> Discovery:
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory")
+    try:
+        regular, rejected = list_untrusted(root)
+    except UntrustedFileError as err:
+        raise FileNotFoundError(str(err)) from None
     result = Discovery()
     found: dict[str, list[Path]] = {}
-    for path in sorted(root.iterdir()):
-        if path.name.startswith("."):
-            continue
-        if not path.is_file():
-            result.ignored.append((path, "not a regular file"))
-            continue
+    if trusted:
+        regular += [p for p, r in rejected if r != "hidden" and p.is_symlink() and p.is_file()]
+        rejected = [(p, r) for p, r in rejected if p not in regular]
+    entries = [(p, None) for p in regular] + [(p, r) for p, r in rejected if r != "hidden"]
+    for path, refusal in sorted(entries, key=lambda e: e[0].name):
         try:
             parsed = parse_filename(path)
         except CaseNameError as err:
-            result.ignored.append((path, err.problem))
+            result.ignored.append((path, refusal or err.problem))
             continue
         if parsed.modality != modality:
-            result.ignored.append((path, f"modality {parsed.modality!r}, expected {modality!r}"))
+            result.ignored.append((path, refusal or f"modality {parsed.modality!r}, expected {modality!r}"))
+            continue
+        if refusal is not None:
+            result.refused.setdefault(str(parsed.case), (path, refusal))
+            result.ignored.append((path, refusal))
             continue
         found.setdefault(str(parsed.case), []).append(path)
     for case in sorted(found, key=lambda c: parse_case(c)):
@@ -188,6 +205,9 @@ def discover_cases(folder: str | Path, modality: str | None) -> Discovery:
         result.files[case] = paths[0]
         if len(paths) > 1:
             result.duplicates[case] = paths
+    for case, (path, reason) in result.refused.items():
+        if case not in result.files:
+            logger.warning("%s: %s %s; the case has no usable file", case, path, reason)
     for path, reason in result.ignored:
         logger.debug("ignored %s: %s", path, reason)
     return result

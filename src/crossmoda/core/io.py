@@ -24,11 +24,16 @@ from crossmoda.core.errors import (
     LabelValueError,
     NonFiniteError,
 )
+from crossmoda.core.integrity import check_image_data
 from crossmoda.core.labels import LabelMap
 from crossmoda.core.provenance import publish_atomic
+from crossmoda.core.untrusted import UntrustedFileError, check_untrusted_file
 
 __all__ = [
     "DEFAULT_MAX_VOXELS",
+    "DEFAULT_MAX_EXTENT_MM",
+    "MAX_VOXELS_ENV",
+    "MAX_EXTENT_ENV",
     "Geometry",
     "compare_geometry",
     "check_same_geometry",
@@ -41,8 +46,27 @@ __all__ = [
     "write_label_map_like",
 ]
 
-DEFAULT_MAX_VOXELS = int(os.environ.get("CROSSMODA_MAX_VOXELS", str(1024 * 1024 * 512)))
+MAX_VOXELS_ENV = "CROSSMODA_MAX_VOXELS"
+MAX_EXTENT_ENV = "CROSSMODA_MAX_EXTENT_MM"
+
+
+def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment, else ``default`` (bad values are reported by the
+    command-line tools, :func:`crossmoda.core.cli.check_environment`, before any work)."""
+    try:
+        value = float(os.environ.get(name, "").strip() or default)
+    except ValueError:
+        return default
+    return value if np.isfinite(value) and value > 0 else default
+
+
+DEFAULT_MAX_VOXELS = int(_env_number(MAX_VOXELS_ENV, 1024 * 1024 * 512))
 """Default voxel cap (512 Mi voxels); ``CROSSMODA_MAX_VOXELS`` overrides it."""
+
+DEFAULT_MAX_EXTENT_MM = _env_number(MAX_EXTENT_ENV, 1000.0)
+"""Largest physical extent of an image along any axis (mm); ``CROSSMODA_MAX_EXTENT_MM`` overrides
+it. A head MRI spans about 250 mm; an absurd spacing (50 mm voxels) would make every grid
+resampled over the image's extent allocate tens of GB, so such headers are refused on reading."""
 
 
 @dataclass(frozen=True)
@@ -141,20 +165,32 @@ def check_same_geometry(
 
 
 def read_image(
-    path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS, allow_nonfinite: bool = False
+    path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS, allow_nonfinite: bool = False,
+    untrusted: bool = False, max_extent_mm: float = DEFAULT_MAX_EXTENT_MM,
 ) -> sitk.Image:
     """Read a 3D scalar image (``.nii``, ``.nii.gz``, ``.mha``, ``.nrrd``), validating it.
 
-    The header is read first, so the voxel cap applies before any pixel data is decompressed.
+    The header is read first, so the voxel cap and the extent bound apply before any pixel
+    data is decompressed. The data length is then checked against the header for every voxel
+    type (:func:`crossmoda.core.integrity.check_image_data`): a truncated file is an error, never
+    an image padded with zeros. With ``untrusted`` (a file a submission controls), a symbolic
+    link or special file is refused without being read (:mod:`crossmoda.core.untrusted`).
 
     Raises:
-        ImageReadError: missing, unreadable, truncated or unsupported file.
+        ImageReadError: missing, unreadable, truncated or unsupported file; with ``untrusted``,
+            a link or special file.
         DimensionError: not a 3D scalar image.
-        ImageTooLargeError: more voxels than ``max_voxels``.
+        ImageTooLargeError: more voxels than ``max_voxels``, or a physical extent (size x
+            spacing) beyond ``max_extent_mm`` along an axis.
         NonFiniteError: NaN/Inf voxels (unless ``allow_nonfinite``).
     """
     p = Path(path)
-    if not p.is_file():
+    if untrusted:
+        try:
+            check_untrusted_file(p)
+        except UntrustedFileError as err:
+            raise ImageReadError(p, err.problem) from None
+    elif not p.is_file():
         raise ImageReadError(p, "file not found")
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(p))
@@ -174,6 +210,16 @@ def read_image(
         raise ImageTooLargeError(p, f"{n_voxels} voxels {size} exceed the cap of {max_voxels}")
     if min(size) < 1:
         raise DimensionError(p, f"empty image of size {size}")
+    spacing = tuple(float(v) for v in reader.GetSpacing())
+    if not all(np.isfinite(v) and v > 0 for v in spacing):
+        raise ImageReadError(p, f"invalid voxel spacing {spacing} mm (must be finite and > 0)")
+    extent = [n * v for n, v in zip(size, spacing, strict=True)]
+    if max(extent) > max_extent_mm:
+        raise ImageTooLargeError(
+            p, f"physical extent {'x'.join(f'{e:.0f}' for e in extent)} mm (size {size}, spacing "
+               f"{spacing} mm) exceeds {max_extent_mm:g} mm along an axis"
+        )
+    check_image_data(p, untrusted=untrusted)
     try:
         image = reader.Execute()
     except RuntimeError as err:
@@ -203,10 +249,11 @@ def _count_nonfinite(path: Path, image: sitk.Image) -> int:
 
 
 def read_array(
-    path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS, dtype: npt.DTypeLike | None = None
+    path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS, dtype: npt.DTypeLike | None = None,
+    untrusted: bool = False,
 ) -> tuple[npt.NDArray[Any], Geometry]:
     """Read an image as a ``(z, y, x)`` array and its geometry (validated as :func:`read_image`)."""
-    image = read_image(path, max_voxels=max_voxels)
+    image = read_image(path, max_voxels=max_voxels, untrusted=untrusted)
     array = sitk.GetArrayFromImage(image)
     if dtype is not None:
         array = array.astype(dtype, copy=False)

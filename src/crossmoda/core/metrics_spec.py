@@ -7,6 +7,7 @@ Columns are named ``<Structure>_<Metric>`` (``VS_Dice``, ``Cochlea_ASSD``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 __all__ = ["ASSD_CAP_MM", "MetricSpec", "METRICS", "column_spec", "column_name", "CHALLENGE_COLUMNS"]
@@ -26,6 +27,9 @@ class MetricSpec:
         best: Best attainable value.
         unit: Unit of the values (``""`` for fractions).
         description: One line for reports.
+        minimum: Smallest valid value (inclusive).
+        maximum: Largest valid value (inclusive), or ``None`` when unbounded (distances: a
+            distance cap other than the default may be configured).
     """
 
     name: str
@@ -34,6 +38,20 @@ class MetricSpec:
     best: float
     unit: str = ""
     description: str = ""
+    minimum: float = 0.0
+    maximum: float | None = None
+
+    def in_range(self, value: float) -> bool:
+        """Whether ``value`` is a valid value of this metric (NaN and infinities are not)."""
+        if not math.isfinite(value) or value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
+
+    def range_text(self) -> str:
+        """The valid range, e.g. ``[0, 1]`` or ``>= 0``."""
+        if self.maximum is None:
+            return f">= {self.minimum:g}"
+        return f"[{self.minimum:g}, {self.maximum:g}]"
 
     def to_dict(self) -> dict[str, object]:
         """JSON-serialisable form."""
@@ -43,7 +61,7 @@ class MetricSpec:
 METRICS: dict[str, MetricSpec] = {
     m.name: m
     for m in (
-        MetricSpec("Dice", True, 0.0, 1.0, "", "Dice similarity coefficient"),
+        MetricSpec("Dice", True, 0.0, 1.0, "", "Dice similarity coefficient", 0.0, 1.0),
         MetricSpec("ASSD", False, ASSD_CAP_MM, 0.0, "mm",
                    "average symmetric surface distance (medpy 0.4: mean of the two directed means)"),
         MetricSpec("ASSDPooled", False, ASSD_CAP_MM, 0.0, "mm",
@@ -51,9 +69,10 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("ASSDSurfel", False, ASSD_CAP_MM, 0.0, "mm",
                    "surfel-area weighted ASSD (DeepMind surface-distance)"),
         MetricSpec("HD95", False, ASSD_CAP_MM, 0.0, "mm", "95th percentile Hausdorff distance"),
-        MetricSpec("MA_MAE", False, 3.0, 0.0, "grades", "macro-averaged mean absolute error (Koos)"),
-        MetricSpec("macro_F1", True, 0.0, 1.0, "", "macro-averaged F1 (Koos)"),
-        MetricSpec("accuracy", True, 0.0, 1.0, "", "accuracy (Koos)"),
+        MetricSpec("MA_MAE", False, 3.0, 0.0, "grades", "macro-averaged mean absolute error (Koos)",
+                   0.0, 3.0),
+        MetricSpec("macro_F1", True, 0.0, 1.0, "", "macro-averaged F1 (Koos)", 0.0, 1.0),
+        MetricSpec("accuracy", True, 0.0, 1.0, "", "accuracy (Koos)", 0.0, 1.0),
     )
 }
 

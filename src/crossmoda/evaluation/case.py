@@ -1,9 +1,11 @@
 """Evaluate one case from its prediction and reference label files.
 
 Reading is validated by :mod:`crossmoda.core.io` (voxel cap before decompression, 3D scalar,
-finite values). The prediction's voxel cap is the reference's voxel count, so a decompression
-bomb is refused from its header. Label values are checked inside the non-zero bounding box only
-(outside it every voxel is 0, which is always allowed), which avoids a full-volume ``unique``.
+data length as the header declares, finite values); the prediction is an untrusted file (a
+symbolic link or special file is refused, never read). The prediction's voxel cap is the
+reference's voxel count, so a decompression bomb is refused from its header. Label values are
+checked inside the non-zero bounding box only (outside it every voxel is 0, which is always
+allowed), which avoids a full-volume ``unique``.
 """
 
 from __future__ import annotations
@@ -132,8 +134,8 @@ def evaluate_arrays(
     return {c: values[c] for c in config.columns()}
 
 
-def _read_labels(path: Path, max_voxels: int) -> tuple[npt.NDArray[Any], Geometry, Any]:
-    array, geometry = read_array(path, max_voxels=max_voxels)
+def _read_labels(path: Path, max_voxels: int, untrusted: bool) -> tuple[npt.NDArray[Any], Geometry, Any]:
+    array, geometry = read_array(path, max_voxels=max_voxels, untrusted=untrusted)
     return array, geometry, bounding_box(array, margin=1)
 
 
@@ -150,14 +152,14 @@ def evaluate_case(case: str, prediction: Path | None, reference: Path, config: C
     result = CaseResult(case=case, values=worst_values(config))
     current = reference
     try:
-        ref, ref_geo, ref_box = _read_labels(reference, config.max_voxels)
+        ref, ref_geo, ref_box = _read_labels(reference, config.max_voxels, untrusted=False)
         _check_labels(ref, ref_box, config.label_map, reference)
         if prediction is None:
             result.error, result.error_file = "prediction missing", None
             return result
         current = prediction
         cap = min(config.max_voxels, int(np.prod(ref_geo.size, dtype=np.int64)))
-        pred, pred_geo, pred_box = _read_labels(prediction, cap)
+        pred, pred_geo, pred_box = _read_labels(prediction, cap, untrusted=True)
         check_same_geometry(
             pred_geo, ref_geo, prediction, spacing_tol=config.spacing_tol,
             origin_tol_mm=config.origin_tol_mm, direction_tol=config.direction_tol,

@@ -11,6 +11,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from crossmoda.core.cli import (
+    EXIT_USAGE,
+    check_environment,
+    check_writable_dir,
+    positive_float,
+    positive_int,
+    run_cli,
+    setup_logging,
+)
 from crossmoda.core.io import DEFAULT_MAX_VOXELS
 from crossmoda.core.labels import get_label_map
 from crossmoda.core.metrics_spec import ASSD_CAP_MM
@@ -47,10 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("crossmoda2021", "crossmoda2022", "crossmoda2023"))
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                    help=f"comma-separated subset of {','.join(SEGMENTATION_METRICS)}")
-    p.add_argument("--distance-cap-mm", type=float, default=ASSD_CAP_MM,
+    p.add_argument("--distance-cap-mm", type=positive_float, default=ASSD_CAP_MM,
                    help="distance for an empty prediction or reference (default 350)")
-    p.add_argument("--max-voxels", type=int, default=DEFAULT_MAX_VOXELS, help="voxel cap per image")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--max-voxels", type=positive_int, default=DEFAULT_MAX_VOXELS, help="voxel cap per image")
+    p.add_argument("--workers", type=positive_int, default=None,
                    help=f"worker processes (default ${WORKERS_ENV} or CPUs)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -85,6 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if mode == "folder":
         if args.predictions is None or args.ground_truth is None or args.output is None:
             raise EvaluationError("folder mode needs --predictions, --ground-truth and --output")
+        check_writable_dir(args.output)
         inputs = FolderInputs(args.predictions, args.ground_truth, args.output,
                               args.koos_predictions, args.koos_truth)
         return evaluate_folder(inputs, config, workers=workers, progress=not args.no_progress)
@@ -93,19 +103,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ground_truth=args.ground_truth or GrandChallengeInputs.ground_truth,
         output=args.output or GrandChallengeInputs.output,
     )
+    check_writable_dir(paths.output)
     return evaluate_grand_challenge(paths, config, workers=workers, progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status."""
+    return run_cli("crossmoda-evaluate", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.verbose)
+    check_environment()
     try:
         data = run(args)
     except EvaluationError as err:
         logger.error("no evaluation possible: %s", err)
-        return 2
+        return EXIT_USAGE
     logger.info("%d cases scored; missing %s; %d errors", len(data["case"]), data["missing"],
                 len(data["errors"]))
     for error in data["errors"]:

@@ -1,7 +1,9 @@
 """Folder mode: ``--predictions DIR --ground-truth DIR --output DIR``.
 
 Predictions are matched to references by full case name (``<case>_Label.<ext>`` or 2023-style
-``<case>.<ext>``), never by position or by the first integer in a name.
+``<case>.<ext>``), never by position or by the first integer in a name. The predictions folder
+is untrusted (:mod:`crossmoda.core.untrusted`): an entry named like a case that is a symbolic
+link or special file is that case's error (scored worst, named in ``errors``), never read.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def evaluate_folder(
     """
     if not inputs.ground_truth.is_dir():
         raise EvaluationError(f"ground-truth folder {inputs.ground_truth} does not exist")
-    truth = discover_labels(inputs.ground_truth)
+    truth = discover_labels(inputs.ground_truth, trusted=True)
     if not truth.files:
         raise EvaluationError(
             f"no ground-truth label maps (<case>_Label.nii.gz, .mha, ...) in {inputs.ground_truth}"
@@ -83,8 +85,16 @@ def evaluate_folder(
         for path, reason in preds.ignored:
             if path.name not in ("predictions.csv", "predictions.json"):
                 notes.append(f"ignored {path.name}: {reason}")
-    jobs = [CaseJob(case, ref, pred_files.get(case)) for case, ref in truth.files.items()]
-    extra = [c for c in pred_files if c not in truth.files]
+    refused = preds.refused if preds is not None else {}
+    jobs = []
+    for case, ref in truth.files.items():
+        if case in refused:  # a link or special file named like the case: never read
+            path, reason = refused[case]
+            jobs.append(CaseJob(case, ref, None, problem=f"prediction: {path.name} {reason}; not read",
+                                problem_file=str(path)))
+        else:
+            jobs.append(CaseJob(case, ref, pred_files.get(case)))
+    extra = [c for c in {**pred_files, **refused} if c not in truth.files]
     koos_truth = _default(inputs.koos_truth, inputs.ground_truth / "koos.csv")
     koos_pred = _default(inputs.koos_predictions, inputs.predictions / "predictions.csv")
     koos_ref, koos_prediction = load_koos(koos_truth, koos_pred, errors)

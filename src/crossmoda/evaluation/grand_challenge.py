@@ -6,7 +6,9 @@ the segmentation from ``<input>/<pk>/output/images/vs-cochlea-segmentation/*.mha
 grade from the ``koos-grade`` output's inline value or ``<input>/<pk>/output/koos-grade.json``.
 
 Everything in ``predictions.json`` is untrusted: ``pk`` must be a plain name, every path is
-resolved (symlinks included) and must stay inside the input root, and file sizes are capped.
+resolved (symlinks included) and must stay inside the input root, files are opened through
+:mod:`crossmoda.core.untrusted` (links and special files refused), sizes are capped, and a job of
+the wrong shape or with several segmentation images is that job's error.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from crossmoda.core.cases import IMAGE_EXTENSIONS, parse_case, parse_filename, split_extension
-from crossmoda.core.errors import CaseNameError, KoosTableError
+from crossmoda.core.errors import CaseNameError, CrossmodaError, KoosTableError
 from crossmoda.core.koos import parse_grade, read_koos_csv
+from crossmoda.core.untrusted import UntrustedFileError, list_untrusted, read_untrusted_bytes
 from crossmoda.evaluation.case import CaseConfig
 from crossmoda.evaluation.runner import CaseJob, EvaluationError, build_report, discover_labels, write_outputs
 
@@ -80,12 +83,30 @@ def safe_path(root: Path, *parts: str) -> Path:
     return target
 
 
+class JobFormatError(ValueError):
+    """A job of ``predictions.json`` does not have the documented shape."""
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise JobFormatError(f"{what} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise JobFormatError(f"{what} must be a list, got {type(value).__name__}")
+    return value
+
+
 def _case_of(job: dict[str, Any]) -> str:
     names = []
-    for socket in job.get("inputs") or []:
+    for socket in _list(job.get("inputs"), "inputs"):
         image = socket.get("image") if isinstance(socket, dict) else None
         if isinstance(image, dict) and isinstance(image.get("name"), str):
-            names.append(image["name"])
+            names.append(image["name"][:300])
     for name in names:
         try:
             return str(parse_filename(name).case)
@@ -95,82 +116,131 @@ def _case_of(job: dict[str, Any]) -> str:
                 return str(parse_case(stem))
             except CaseNameError:
                 continue
-    raise ValueError(f"no input image with a crossMoDA case name (input names: {names})")
+    raise JobFormatError(f"no input image with a crossMoDA case name (input names: {names[:5]})")
 
 
 def _output(job: dict[str, Any], slug: str) -> dict[str, Any] | None:
-    for socket in job.get("outputs") or []:
-        if isinstance(socket, dict) and (socket.get("interface") or {}).get("slug") == slug:
+    for socket in _list(job.get("outputs"), "outputs"):
+        if not isinstance(socket, dict):
+            raise JobFormatError(f"an output must be an object, got {type(socket).__name__}")
+        interface = socket.get("interface")
+        if interface is None:
+            continue
+        if _dict(interface, "an output's interface").get("slug") == slug:
             return socket
     return None
 
 
+def _relative(socket: dict[str, Any] | None, default: str) -> list[str]:
+    interface = _dict(socket.get("interface"), "interface") if socket else {}
+    relative = interface.get("relative_path") or default
+    if not isinstance(relative, str):
+        raise JobFormatError(f"relative_path must be a string, got {type(relative).__name__}")
+    return relative.split("/")
+
+
 def _segmentation_file(root: Path, pk: str, job: dict[str, Any]) -> Path:
-    socket = _output(job, SEGMENTATION_SLUG)
-    relative = (socket or {}).get("interface", {}).get("relative_path") or f"images/{SEGMENTATION_SLUG}"
-    folder = safe_path(root, pk, "output", *str(relative).split("/"))
+    parts = _relative(_output(job, SEGMENTATION_SLUG), f"images/{SEGMENTATION_SLUG}")
+    folder = safe_path(root, pk, "output", *parts)
+    relative = "/".join(parts)
     if not folder.is_dir():
         raise FileNotFoundError(f"no segmentation folder {pk}/output/{relative}")
-    images = sorted(p for p in folder.iterdir() if p.name.lower().endswith(IMAGE_EXTENSIONS))
+    files, refused = list_untrusted(folder)
+    bad = [(p, r) for p, r in refused if p.name.lower().endswith(IMAGE_EXTENSIONS) and r != "hidden"]
+    if bad:
+        raise UntrustedFileError(bad[0][0], f"{bad[0][1]}; not read")
+    images = [p for p in files if p.name.lower().endswith(IMAGE_EXTENSIONS)]
     if not images:
         raise FileNotFoundError(f"no image in {pk}/output/{relative}")
-    chosen = safe_path(root, *images[0].relative_to(root.resolve()).parts)
-    if not chosen.is_file():
-        raise FileNotFoundError(f"{chosen.name} is not a regular file")
-    return chosen
+    if len(images) > 1:
+        raise JobFormatError(f"{len(images)} images in {pk}/output/{relative} "
+                             f"({[p.name for p in images[:5]]}); exactly one expected")
+    return images[0]
 
 
 def _koos_grade(root: Path, pk: str, job: dict[str, Any]) -> int:
     socket = _output(job, KOOS_SLUG)
     value = socket.get("value") if socket else None
     if value is None:
-        relative = (socket or {}).get("interface", {}).get("relative_path") or f"{KOOS_SLUG}.json"
-        path = safe_path(root, pk, "output", *str(relative).split("/"))
-        if not path.is_file():
-            raise FileNotFoundError(f"no Koos output {pk}/output/{relative}")
-        if path.stat().st_size > MAX_KOOS_BYTES:
-            raise ValueError(f"Koos output {path.name} larger than {MAX_KOOS_BYTES} bytes")
-        value = json.loads(path.read_text(encoding="utf-8"))
+        parts = _relative(socket, f"{KOOS_SLUG}.json")
+        path = safe_path(root, pk, "output", *parts)
+        if not path.exists():
+            raise FileNotFoundError(f"no Koos output {pk}/output/{'/'.join(parts)}")
+        raw = read_untrusted_bytes(path, MAX_KOOS_BYTES)
+        value = json.loads(raw.decode("utf-8"))
     if isinstance(value, dict):
         value = value.get("grade")
+    if isinstance(value, (dict, list)):
+        raise JobFormatError(f"Koos grade must be a number or a string, got {type(value).__name__}")
     grade = parse_grade(value)
     if grade is None:
         raise ValueError("Koos prediction must be a grade 1-4, got post-operative")
     return grade
 
 
+_JOB_ERRORS = (OSError, ValueError, TypeError, AttributeError, RecursionError, CrossmodaError)
+
+
 def parse_jobs(root: Path, jobs: Any) -> ParsedJobs:
-    """Map the jobs of ``predictions.json`` to cases, safely; problems are recorded, not raised."""
+    """Map the jobs of ``predictions.json`` to cases, safely; problems are recorded, not raised.
+
+    A job of the wrong shape (``"inputs": 5``, an interface that is a string, ...) is that
+    job's error. Links and special files in a job's output folder are refused, never read.
+    """
     out = ParsedJobs()
     if not isinstance(jobs, list):
-        raise EvaluationError("predictions.json must hold a list of jobs")
+        out.errors.append({"case": None, "file": "predictions.json",
+                           "error": f"predictions.json must hold a list of jobs, got {type(jobs).__name__}"})
+        return out
     for index, job in enumerate(jobs):
         pk = job.get("pk") if isinstance(job, dict) else None
-        label = f"job {index} (pk {pk!r})"
+        label = f"job {index} (pk {str(pk)[:80]!r})"
         if not isinstance(job, dict) or not isinstance(pk, str) or not _PK_RE.match(pk) or pk in (".", ".."):
             out.errors.append({"case": None, "file": None, "error": f"{label}: invalid job or pk, ignored"})
             continue
         try:
             case = _case_of(job)
-        except ValueError as err:
-            out.errors.append({"case": None, "file": None, "error": f"{label}: {err}"})
+        except _JOB_ERRORS as err:
+            out.errors.append({"case": None, "file": None, "error": f"{label}: {_short(err)}"})
             continue
         if case in out.segmentation or case in out.problems:
             out.notes.append(f"{case}: several jobs; {label} ignored")
             continue
         status = job.get("status")
         if status != "Succeeded":
-            out.problems[case] = (f"algorithm job {pk} did not succeed (status {status!r})", None)
+            out.problems[case] = (f"algorithm job {pk} did not succeed (status {str(status)[:80]!r})", None)
             continue
         try:
             out.segmentation[case] = _segmentation_file(root, pk, job)
-        except (OSError, UnsafePathError) as err:
-            out.problems[case] = (f"algorithm job {pk}: {err}", None)
+        except _JOB_ERRORS as err:
+            where = str(err.path) if isinstance(err, CrossmodaError) and err.path else None
+            out.problems[case] = (f"algorithm job {pk}: {_short(err)}", where)
         try:
             out.koos[case] = _koos_grade(root, pk, job)
-        except (OSError, ValueError, UnsafePathError) as err:
-            out.errors.append({"case": case, "file": None, "error": f"Koos output of job {pk}: {err}"})
+        except _JOB_ERRORS as err:
+            out.errors.append({"case": case, "file": None,
+                               "error": f"Koos output of job {pk}: {_short(err)}"})
     return out
+
+
+def _short(err: BaseException) -> str:
+    text = err.problem if isinstance(err, CrossmodaError) else str(err)
+    if isinstance(err, CrossmodaError) and err.path is not None:
+        text = f"{err.path.name}: {text}"
+    return " ".join(text.split())[:300] or type(err).__name__
+
+
+def _load_jobs(pj: Path) -> tuple[Any, str | None]:
+    """The parsed ``predictions.json``, or ``None`` and the reason it is unusable."""
+    try:
+        raw = read_untrusted_bytes(pj, MAX_JSON_BYTES)
+        return json.loads(raw.decode("utf-8")), None
+    except UntrustedFileError as err:
+        return None, err.problem
+    except RecursionError:
+        return None, "nested too deeply to parse"
+    except (UnicodeDecodeError, ValueError) as err:
+        return None, f"not valid JSON ({_short(err)})"
 
 
 def evaluate_grand_challenge(
@@ -178,24 +248,26 @@ def evaluate_grand_challenge(
 ) -> dict[str, Any]:
     """Evaluate a grand-challenge ``predictions.json``; write ``metrics.json`` (+ ``metrics.csv``).
 
+    An unreadable, malformed or too deeply nested ``predictions.json`` scores every case as
+    missing, with the reason in ``errors``.
+
     Raises:
-        EvaluationError: no ``predictions.json``, unreadable JSON, or no ground truth.
+        EvaluationError: no ``predictions.json`` or no ground truth.
     """
     pj = paths.input_root / "predictions.json"
-    if not pj.is_file():
+    if not pj.exists() and not pj.is_symlink():
         raise EvaluationError(f"{pj} not found")
-    if pj.stat().st_size > MAX_JSON_BYTES:
-        raise EvaluationError(f"{pj} is larger than {MAX_JSON_BYTES} bytes")
-    try:
-        jobs = json.loads(pj.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise EvaluationError(f"{pj}: not valid JSON ({err})") from None
+    jobs, unusable = _load_jobs(pj)
     if not paths.ground_truth.is_dir():
         raise EvaluationError(f"ground-truth folder {paths.ground_truth} does not exist")
-    truth = discover_labels(paths.ground_truth)
+    truth = discover_labels(paths.ground_truth, trusted=True)
     if not truth.files:
         raise EvaluationError(f"no ground-truth label maps in {paths.ground_truth}")
-    parsed = parse_jobs(paths.input_root, jobs)
+    if unusable is not None:  # every case is scored as missing, and metrics.json says why
+        parsed = ParsedJobs(errors=[{"case": None, "file": str(pj),
+                                     "error": f"predictions.json: {unusable}"}])
+    else:
+        parsed = parse_jobs(paths.input_root, jobs)
     case_jobs = []
     for case, ref in truth.files.items():
         problem = parsed.problems.get(case)
@@ -209,7 +281,7 @@ def evaluate_grand_challenge(
     koos_csv = paths.ground_truth / "koos.csv"
     if koos_csv.is_file():
         try:
-            koos_ref = read_koos_csv(koos_csv)
+            koos_ref = read_koos_csv(koos_csv, untrusted=False)
         except KoosTableError as err:
             errors.append({"case": None, "file": str(koos_csv), "error": f"Koos reference: {err.problem}"})
     report = build_report(

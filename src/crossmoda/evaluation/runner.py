@@ -6,12 +6,11 @@ The output layout is the one agreed in ``docs/contracts.md`` (read by the rankin
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,14 @@ import numpy as np
 from tqdm import tqdm
 
 from crossmoda.core.cases import Discovery, discover_cases, parse_case
+from crossmoda.core.cli import env_int
 from crossmoda.core.errors import KoosTableError
 from crossmoda.core.koos import read_koos_csv
 from crossmoda.core.metrics_spec import METRICS
 from crossmoda.core.provenance import provenance, write_json_atomic, write_text_atomic
 from crossmoda.evaluation.case import CaseConfig, CaseResult, evaluate_case, worst_values
 from crossmoda.evaluation.koos import koos_metrics
+from crossmoda.evaluation.pool import run_isolated
 
 __all__ = [
     "WORKERS_ENV",
@@ -34,6 +35,7 @@ __all__ = [
     "EvaluationError",
     "resolve_workers",
     "discover_labels",
+    "RunStats",
     "run_jobs",
     "aggregate",
     "build_report",
@@ -81,20 +83,26 @@ class Report:
     koos_reference: Mapping[str, int | None] | None = None
     koos_prediction: Mapping[str, int | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    retried: int = 0
 
 
 def resolve_workers(requested: int | None = None) -> int:
     """Worker count: ``requested``, else ``$CROSSMODA_EVAL_WORKERS``, else the CPU count (max 8)."""
     if requested is None:
-        env = os.environ.get(WORKERS_ENV, "").strip()
-        requested = int(env) if env else min(os.cpu_count() or 1, 8)
-    return max(1, int(requested))
+        requested = env_int(WORKERS_ENV, default=min(os.cpu_count() or 1, 8))
+    return max(1, int(requested or 1))
 
 
-def discover_labels(folder: Path) -> Discovery:
-    """Label files of ``folder``: ``<case>_Label.<ext>`` first, then 2023-style ``<case>.<ext>``."""
-    found = discover_cases(folder, "Label")
-    bare = discover_cases(folder, None)
+def discover_labels(folder: Path, *, trusted: bool = False) -> Discovery:
+    """Label files of ``folder``: ``<case>_Label.<ext>`` first, then 2023-style ``<case>.<ext>``.
+
+    ``trusted`` (the organiser's ground truth) accepts entries that are links to regular files;
+    otherwise (predictions) links are refused (:func:`crossmoda.core.cases.discover_cases`).
+    """
+    found = discover_cases(folder, "Label", trusted=trusted)
+    bare = discover_cases(folder, None, trusted=trusted)
+    for case, entry in bare.refused.items():
+        found.refused.setdefault(case, entry)
     for case, path in bare.files.items():
         if case in found.files:
             found.duplicates.setdefault(case, [found.files[case]]).append(path)
@@ -114,32 +122,48 @@ def _run_one(job: CaseJob, config: CaseConfig) -> CaseResult:
     return evaluate_case(job.case, job.prediction, job.reference, config)
 
 
+@dataclass
+class RunStats:
+    """What :func:`run_jobs` had to do besides scoring: cases retried after a worker died, and
+    the cases whose worker died (scored worst with an error)."""
+
+    retried: int = 0
+    died: list[str] = field(default_factory=list)
+
+
+def _worker_died(job: CaseJob, config: CaseConfig) -> CaseResult:
+    return CaseResult(case=job.case, values=worst_values(config),
+                      error="the evaluation worker died on this case (killed, e.g. out of memory, "
+                            "or crashed); scored worst", error_file=str(job.prediction or job.reference))
+
+
 def run_jobs(
-    jobs: Sequence[CaseJob], config: CaseConfig, workers: int = 1, progress: bool = True
+    jobs: Sequence[CaseJob], config: CaseConfig, workers: int = 1, progress: bool = True,
+    stats: RunStats | None = None,
 ) -> list[CaseResult]:
     """Score every job (in ``workers`` processes when > 1), in job order, with a progress bar.
 
-    A worker that dies (e.g. killed for memory) fails only its own cases.
+    A worker that dies (e.g. killed for memory) fails only its own case: the other unfinished
+    cases are retried in a fresh pool (:mod:`crossmoda.evaluation.pool`); ``stats`` receives
+    how many were retried and which died.
     """
+    stats = stats if stats is not None else RunStats()
     if workers <= 1 or len(jobs) <= 1:
         return [_run_one(j, config) for j in tqdm(jobs, desc="cases", unit="case", disable=not progress)]
-    results: dict[int, CaseResult] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures: dict[Future[CaseResult], int] = {
-            pool.submit(_run_one, j, config): i for i, j in enumerate(jobs)
-        }
-        bar = tqdm(total=len(jobs), desc="cases", unit="case", disable=not progress)
-        for fut, i in futures.items():
-            try:
-                results[i] = fut.result()
-            except (BrokenProcessPool, MemoryError, OSError) as err:
-                results[i] = CaseResult(
-                    case=jobs[i].case, values=worst_values(config),
-                    error=f"evaluation worker failed ({type(err).__name__}: {err})",
-                )
-            bar.update(1)
-        bar.close()
-    return [results[i] for i in range(len(jobs))]
+    bar = tqdm(total=len(jobs), desc="cases", unit="case", disable=not progress)
+
+    def tick() -> None:
+        bar.update(1)
+
+    run = run_isolated(functools.partial(_run_one, config=config), jobs, workers,
+                       on_death=lambda i: _worker_died(jobs[i], config), progress=tick)
+    bar.close()
+    stats.retried += run.retried
+    stats.died += [jobs[i].case for i in run.died]
+    if run.retried:
+        logger.warning("%d cases retried after an evaluation worker died; failed with it: %s",
+                       run.retried, [jobs[i].case for i in run.died])
+    return [run.results[i] for i in range(len(jobs))]
 
 
 def aggregate(results: Sequence[CaseResult], columns: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -164,21 +188,25 @@ def load_koos(
     reference: Path | None, prediction: Path | None, errors: list[dict[str, str | None]]
 ) -> tuple[dict[str, int | None] | None, dict[str, int | None]]:
     """Read the Koos tables; a bad reference table disables Koos scoring, a bad prediction table
-    scores every case as missing. Problems are appended to ``errors``."""
+    (unreadable, duplicated columns) scores every case as missing, a bad prediction row (not
+    UTF-8, bad case or grade) scores its case as missing. Problems are appended to ``errors``."""
     ref: dict[str, int | None] | None = None
     pred: dict[str, int | None] = {}
     if reference is not None:
         try:
-            ref = read_koos_csv(reference)
+            ref = read_koos_csv(reference, untrusted=False)
         except KoosTableError as err:
             errors.append({"case": None, "file": str(reference), "error": f"Koos reference: {err.problem}"})
     if ref is not None and prediction is not None:
+        rows: list[str] = []
         try:
-            pred = read_koos_csv(prediction)
+            pred = read_koos_csv(prediction, row_errors=rows)
         except KoosTableError as err:
             errors.append(
                 {"case": None, "file": str(prediction), "error": f"Koos predictions: {err.problem}"}
             )
+        errors.extend({"case": None, "file": str(prediction), "error": f"Koos predictions: {row}"}
+                      for row in rows)
     return ref, pred
 
 
@@ -210,6 +238,7 @@ def build_report_dict(report: Report, config: CaseConfig, run_config: Mapping[st
         "errors": errors,
         **koos_lists,
         "notes": report.notes,
+        "retried_cases": report.retried,
         "seconds": {r.case: round(r.seconds, 4) for r in report.results},
         "provenance": provenance("crossmoda-evaluate", {**run_config, "case_config": config.to_dict()}),
     }
@@ -224,12 +253,17 @@ def build_report(
     """Score ``jobs`` and collect a :class:`Report`; raises :class:`EvaluationError` when empty."""
     if not jobs:
         raise EvaluationError("no ground-truth cases to evaluate")
-    results = run_jobs(jobs, config, workers=workers, progress=progress)
+    stats = RunStats()
+    results = run_jobs(jobs, config, workers=workers, progress=progress, stats=stats)
+    notes = list(notes)
+    if stats.retried:
+        notes.append(f"{stats.retried} cases were retried after an evaluation worker died; "
+                     f"the worker died on {stats.died}")
     return Report(
         results=results, columns=config.columns(),
         missing=[j.case for j in jobs if j.prediction is None and j.problem is None],
         extra=list(extra), errors=list(errors), koos_reference=koos_reference,
-        koos_prediction=dict(koos_prediction or {}), notes=list(notes),
+        koos_prediction=dict(koos_prediction or {}), notes=notes, retried=stats.retried,
     )
 
 

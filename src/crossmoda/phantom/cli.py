@@ -5,6 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 
+from crossmoda.core.cli import (
+    check_writable_dir,
+    fraction,
+    non_negative_int,
+    positive_int,
+    run_cli,
+    setup_logging,
+)
 from crossmoda.phantom.config import PRESETS, PhantomConfig
 
 __all__ = ["main", "build_parser"]
@@ -16,10 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write a data set laid out like crossMoDA")
     gen.add_argument("out", help="output folder")
-    gen.add_argument("--source", type=int, default=40, help="labelled ceT1 cases (source_training)")
-    gen.add_argument("--target", type=int, default=40, help="unlabelled hrT2 cases (target_training)")
-    gen.add_argument("--validation", type=int, default=10, help="hrT2 validation cases")
-    gen.add_argument("--test", type=int, default=20, help="hrT2 test cases")
+    gen.add_argument("--source", type=non_negative_int, default=40,
+                     help="labelled ceT1 cases (source_training)")
+    gen.add_argument("--target", type=non_negative_int, default=40,
+                     help="unlabelled hrT2 cases (target_training)")
+    gen.add_argument("--validation", type=non_negative_int, default=10, help="hrT2 validation cases")
+    gen.add_argument("--test", type=non_negative_int, default=20, help="hrT2 test cases")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument(
         "--preset",
@@ -29,28 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--postop-fraction",
-        type=float,
+        type=fraction,
         default=0.0,
         help="fraction of post-operative cases per split (default 0)",
     )
-    gen.add_argument("--workers", type=int, default=None, help="worker processes (default min(4, cpus))")
+    gen.add_argument("--workers", type=positive_int, default=None,
+                     help="worker processes (default min(4, cpus))")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     pre = sub.add_parser("preview", help="PNG of an axial slice through the canal: ceT1 | hrT2 + labels")
     pre.add_argument("path", help="data set folder, or a case name inside --root")
     pre.add_argument("--case", default=None, help="case name (default: first case of the data set)")
     pre.add_argument("--output", required=True, help="PNG file to write")
-    pre.add_argument("--cases", type=int, default=1, help="number of cases (rows) to show")
+    pre.add_argument("--cases", type=positive_int, default=1, help="number of cases (rows) to show")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``crossmoda-phantom``."""
+    """Entry point of ``crossmoda-phantom``; 2 with a one-line message on bad values."""
+    return run_cli("crossmoda-phantom", lambda: _main(argv), usage_errors=(ValueError,))
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(args.verbose, quiet_level=logging.WARNING)
     if args.command == "generate":
+        check_writable_dir(args.out)
         from crossmoda.phantom.dataset import generate_dataset
 
         config = PhantomConfig(

@@ -7,6 +7,15 @@ import logging
 import sys
 import time
 
+from crossmoda.core.cli import (
+    EXIT_USAGE,
+    check_environment,
+    check_writable_dir,
+    non_negative_int,
+    probability,
+    run_cli,
+    setup_logging,
+)
 from crossmoda.core.errors import CrossmodaError
 from crossmoda.ranking.bootstrap import BootstrapError
 from crossmoda.ranking.pipeline import RankingConfig, run_ranking
@@ -28,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scores", help="per-case table (CSV/Parquet, wide or long) or a folder of team folders "
                                   "each holding the evaluation's metrics.json")
     p.add_argument("--output", "-o", required=True, help="report folder")
-    p.add_argument("--bootstrap", type=int, default=d.bootstrap, metavar="N",
+    p.add_argument("--bootstrap", type=non_negative_int, default=d.bootstrap, metavar="N",
                    help=f"bootstrap resamples, 0 = none (default {d.bootstrap})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"bootstrap seed (default {d.seed})")
     p.add_argument("--variants", nargs="*", choices=VARIANTS, default=list(d.variants),
@@ -36,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing", choices=["worst", "drop", "error"], default=d.missing,
                    help="missing values: metric's worst value (default, as the challenge), drop incomplete "
                         "cases, or fail")
-    p.add_argument("--alpha", type=float, default=d.alpha, help="test-then-rank significance level")
+    p.add_argument("--alpha", type=probability, default=d.alpha, help="test-then-rank significance level")
     p.add_argument("--adjustment", choices=["none", "holm"], default=d.adjustment,
                    help="test-then-rank p-value adjustment (default none, as challengeR)")
     p.add_argument("--columns", nargs="+", default=None,
@@ -52,8 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns 0 on success, 2 on bad input."""
+    return run_cli("crossmoda-rank", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    setup_logging(args.verbose, fmt="%(message)s")
+    check_environment()
+    check_writable_dir(args.output)
     config = RankingConfig(
         bootstrap=args.bootstrap, seed=args.seed, variants=tuple(args.variants), missing=args.missing,
         alpha=args.alpha, adjustment=args.adjustment, columns=args.columns,
@@ -64,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_ranking(args.scores, args.output, config)
     except (CrossmodaError, BootstrapError, FileNotFoundError, ValueError) as err:
-        logger.error("crossmoda-rank: %s", err)
-        return 2
+        logger.error("crossmoda-rank: %s", " ".join(str(err).split()))
+        return EXIT_USAGE
     ranking = result.main.ranking
     best = ", ".join(f"{int(ranking.rank[i])}. {ranking.teams[i]} ({ranking.score[i]:.4f})"
                      for i in ranking.order()[:3])

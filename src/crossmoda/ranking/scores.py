@@ -149,7 +149,7 @@ def _is_metric(column: str) -> bool:
 
 def scores_from_frame(frame: pd.DataFrame, names: ColumnNames = ColumnNames(),
                       columns: list[str] | None = None, source: str = "",
-                      path: Path | None = None) -> ScoreTable:
+                      path: Path | None = None, extra_teams: tuple[str, ...] = ()) -> ScoreTable:
     """Build a :class:`ScoreTable` from a wide or long frame.
 
     Args:
@@ -159,9 +159,13 @@ def scores_from_frame(frame: pd.DataFrame, names: ColumnNames = ColumnNames(),
             present, else every column naming a registered metric.
         source: Description recorded in the outputs.
         path: File reported in errors.
+        extra_teams: Teams kept even without any row (all their values missing).
 
     Raises:
-        ScoreTableError: on missing identifying columns, unknown metrics or duplicate rows.
+        ScoreTableError: on missing identifying columns, unknown metrics, duplicate rows, an
+            empty team or case name, a value that is not a number, or a value outside its
+            metric's valid range (:meth:`MetricSpec.in_range`, e.g. Dice in [0, 1], distances
+            >= 0); the message names team, case and column.
     """
     case_col = _find_column(frame, names.case, "case", path)
     team_col = _find_column(frame, names.team, "team", path)
@@ -181,9 +185,10 @@ def scores_from_frame(frame: pd.DataFrame, names: ColumnNames = ColumnNames(),
         long = frame.melt(id_vars=[team_col, case_col], value_vars=metric_cols,
                           var_name="metric", value_name="value")
         long.columns = pd.Index(["team", "case", "metric", "value"])
+    _check_identifiers(long, path)
     long["team"] = long["team"].astype(str)
     long["case"] = long["case"].astype(str)
-    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    long["value"] = _numeric_values(long, path)
     available = list(dict.fromkeys(long["metric"].tolist()))  # input order
     unknown = [m for m in available if not _is_metric(m)]
     if columns is None:
@@ -201,20 +206,65 @@ def scores_from_frame(frame: pd.DataFrame, names: ColumnNames = ColumnNames(),
         first = long[dup].iloc[0]
         raise ScoreTableError(path, f"{int(dup.sum())} duplicate rows, e.g. team {first['team']!r} "
                                     f"case {first['case']!r} metric {first['metric']!r}")
-    teams = sorted(set(long["team"]))
+    _check_ranges(long, path)
+    teams = sorted(set(long["team"]) | set(extra_teams))
     cases = sorted(set(long["case"]))
     values = np.full((len(teams), len(cases), len(columns)), np.nan)
     ti = pd.Index(teams).get_indexer(pd.Index(long["team"]))
     ci = pd.Index(cases).get_indexer(pd.Index(long["case"]))
     mi = pd.Index(columns).get_indexer(pd.Index(long["metric"]))
     values[ti, ci, mi] = long["value"].to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(values) | np.isnan(values)):
-        raise ScoreTableError(path, "infinite score values")
     return ScoreTable(teams, cases, list(columns), values, source=source)
 
 
-def _read_team_folder(root: Path) -> tuple[pd.DataFrame, dict[str, KoosBlock], dict[str, list[str]]]:
-    frames, koos, missing = [], {}, {}
+def _check_identifiers(long: pd.DataFrame, path: Path | None) -> None:
+    for column in ("team", "case"):
+        text = long[column].astype(str).str.strip()
+        bad = long[column].isna() | (text == "") | (text.str.lower() == "nan")
+        if bad.any():
+            row = long[bad].iloc[0]
+            raise ScoreTableError(path, f"{int(bad.sum())} rows without a {column} name, e.g. team "
+                                        f"{row['team']!r} case {row['case']!r} column {row['metric']!r}")
+
+
+def _numeric_values(long: pd.DataFrame, path: Path | None) -> pd.Series:
+    """The value column as floats; empty cells are missing, anything else not a number is an error."""
+    values = pd.to_numeric(long["value"], errors="coerce")
+    given = long["value"].notna() & (long["value"].astype(str).str.strip() != "")
+    bad = values.isna() & given
+    if bad.any():
+        rows = long[bad].head(3)
+        examples = "; ".join(f"team {r.team!r} case {r.case!r} column {r.metric!r}: {str(r.value)[:40]!r}"
+                             for r in rows.itertuples())
+        raise ScoreTableError(path, f"{int(bad.sum())} values are not numbers ({examples})")
+    return values.astype(np.float64)
+
+
+def _check_ranges(long: pd.DataFrame, path: Path | None) -> None:
+    """Every value within its metric's range from :mod:`crossmoda.core.metrics_spec`."""
+    problems: list[str] = []
+    count = 0
+    for metric, group in long.groupby("metric", sort=False):
+        spec = column_spec(str(metric))
+        v = group["value"].to_numpy(dtype=np.float64)
+        known = ~np.isnan(v)
+        low = known & (v < spec.minimum)
+        high = known & (v > spec.maximum) if spec.maximum is not None else np.zeros_like(known)
+        infinite = known & np.isinf(v)
+        bad = low | high | infinite
+        count += int(bad.sum())
+        for r in group[bad].head(3).itertuples():
+            problems.append(f"team {r.team!r} case {r.case!r} column {r.metric!r} = {r.value:g} "
+                            f"(valid {spec.range_text()})")
+    if count:
+        raise ScoreTableError(path, f"{count} values outside their metric's range: "
+                                    + "; ".join(problems[:5]))
+
+
+def _read_team_folder(
+    root: Path,
+) -> tuple[pd.DataFrame, dict[str, KoosBlock], dict[str, list[str]], list[str]]:
+    frames, koos, missing, teams = [], {}, {}, []
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     for folder in folders:
         path = folder / "metrics.json"
@@ -228,8 +278,14 @@ def _read_team_folder(root: Path) -> tuple[pd.DataFrame, dict[str, KoosBlock], d
         per_case = data.get("case") if isinstance(data, dict) else None
         if not isinstance(per_case, dict):
             raise ScoreTableError(path, "metrics.json has no per-case block 'case'")
+        teams.append(folder.name)
+        if not per_case:
+            logger.warning("%s: no cases in metrics.json; the team is ranked with every value missing",
+                           path)
+        bad = [c for c, row in per_case.items() if not isinstance(row, dict)]
+        if bad:
+            raise ScoreTableError(path, f"case {str(bad[0])[:80]!r}: expected an object of metric values")
         frame = pd.DataFrame.from_dict(per_case, orient="index")
-        frame = frame.apply(pd.to_numeric, errors="coerce")
         frame.index.name = "case"
         frame = frame.reset_index()
         frame["team"] = folder.name
@@ -242,7 +298,7 @@ def _read_team_folder(root: Path) -> tuple[pd.DataFrame, dict[str, KoosBlock], d
             missing[folder.name] = sorted(set(failed))
     if not frames:
         raise ScoreTableError(root, "no team folder with a metrics.json")
-    return pd.concat(frames, ignore_index=True), koos, missing
+    return pd.concat(frames, ignore_index=True), koos, missing, teams
 
 
 def load_scores(path: str | Path, names: ColumnNames = ColumnNames(),
@@ -257,8 +313,9 @@ def load_scores(path: str | Path, names: ColumnNames = ColumnNames(),
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file or folder")
     if p.is_dir():
-        frame, koos, missing = _read_team_folder(p)
-        table = scores_from_frame(frame, ColumnNames(), columns, source=f"team folders in {p}", path=p)
+        frame, koos, missing, teams = _read_team_folder(p)
+        table = scores_from_frame(frame, ColumnNames(), columns, source=f"team folders in {p}", path=p,
+                                  extra_teams=tuple(teams))
         table.koos, table.evaluation_missing = koos, missing
         return table
     try:
