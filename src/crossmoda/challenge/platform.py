@@ -27,8 +27,9 @@ GPU_FLAGS: dict[str, tuple[str, ...]] = {
     "podman": ("--device", "nvidia.com/gpu=all"),
 }
 """The engine's flag for all GPUs of the node (Docker: NVIDIA Container Toolkit; Podman: the
-toolkit's CDI specification, ``nvidia-ctk cdi generate``). Under Slurm, "all" means the GPUs the
-job was given when the node restricts devices to the job (cgroup device constraint)."""
+toolkit's CDI specification, ``nvidia-ctk cdi generate``). Under Slurm these flags do not name the
+job's GPUs: "all" is only the job's GPUs where the node confines the container to the job's
+devices, otherwise every GPU of the node (docs/organisers.md)."""
 
 
 @dataclass(frozen=True)
