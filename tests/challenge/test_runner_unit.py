@@ -39,8 +39,9 @@ class FakeContainer:
     def kill(self) -> None:
         self.killed = True
 
-    def logs(self, stdout: bool, stderr: bool) -> bytes:
-        return f"log of {self.behaviour}\n".encode()
+    def logs(self, stdout: bool, stderr: bool, stream: bool = False, follow: bool = True) -> Any:
+        data = f"log of {self.behaviour}\n".encode()
+        return iter([data[:3], data[3:]]) if stream else data
 
     def reload(self) -> None:
         pass
@@ -99,6 +100,8 @@ def test_run_container_classifies_outcomes(
                         log_file=tmp_path / "a.log", output_dir=out)
     assert (run.status, run.exit_code, run.n_outputs) == (status, exit_code, n_outputs)
     assert run.log_file is not None and run.log_file.read_text()
+    if status != "error":
+        assert run.log_file.read_text() == f"log of {image.split(':')[0]}\n"
     if status == "error":
         assert client.container is None and "not found" in run.message
         return
@@ -110,6 +113,7 @@ def test_run_container_classifies_outcomes(
     assert kw["volumes"][str(out.resolve())] == {"bind": "/output", "mode": "rw"}
     assert kw["mem_limit"] == kw["memswap_limit"] == 1024**3
     assert "/tmp" in kw["tmpfs"] and kw["cap_drop"] == ["ALL"]
+    assert kw["read_only"] is True and kw["security_opt"] == ["no-new-privileges"]
     assert "device_requests" not in kw
 
 

@@ -15,6 +15,7 @@ from crossmoda.challenge.pipeline import run_challenge
 from crossmoda.core.io import Geometry, write_image, write_label_map
 from crossmoda.core.koos import write_koos_csv
 from crossmoda.core.labels import LABELS_2022
+from tests.docker.teams import build_team
 
 pytestmark = pytest.mark.docker
 
@@ -120,3 +121,47 @@ def test_challenge_ranks_failed_submissions_last(
     assert all(crasher["case"][c]["VS_Dice"] == 0.0 and crasher["case"][c]["VS_ASSD"] == 350.0 for c in CASES)
     run_record = json.loads((tmp_path / "work/teams/sleeper/run.json").read_text())
     assert run_record["status"] == "timeout" and run_record["limits"]["memory"] == "512m"
+
+
+def test_links_and_oversized_outputs_are_scored_worst(
+    tmp_path: Path, docker_client: Any, base_image: str
+) -> None:
+    """A team linking to the ground truth and to another team's output, and a team filling
+    /output past the cap: both scored as missing; the good team keeps its perfect score."""
+    images_dir, labels_dir = _dataset(tmp_path / "data")
+    work = tmp_path / "work"
+    targets = (labels_dir, work / "teams" / "good" / "output", Path("/ground-truth"))
+    teams = tuple(Team(name, build_team(docker_client, tmp_path / "teams", labels_dir, base_image, mode,
+                                        targets))
+                  for name, mode in (("good", "copy"), ("linker", "links"), ("filler", "fill")))
+    config = ChallengeConfig(
+        teams=teams, input_dir=images_dir, ground_truth=labels_dir, output_dir=work,
+        koos_truth=labels_dir / "koos.csv",
+        limits=Limits(time_limit_s=60, memory="512m", gpu="none", tmp_size="64m", shm_size="64m",
+                      output_size="2m"),
+        scoring=Scoring(evaluation_args=("--workers", "1")),
+    )
+    result = run_challenge(config, client=docker_client)
+    rows = {r["team"]: r for r in result.report["leaderboard"]}
+    assert result.ranking_ok, result.report["ranking"]
+    assert rows["good"]["rank"] == 1 and rows["good"]["status"] == "ok"
+    assert rows["linker"]["status"] == "silent" and rows["linker"]["scored_as_missing"]
+    assert rows["filler"]["status"] == "oversized" and rows["filler"]["scored_as_missing"]
+    assert rows["linker"]["rank"] == rows["filler"]["rank"] == 2
+    good = json.loads((work / "scores/good/metrics.json").read_text())
+    assert all(good["case"][c]["VS_Dice"] == 1.0 for c in CASES)
+    for team in ("linker", "filler"):
+        scores = json.loads((work / f"scores/{team}/metrics.json").read_text())
+        assert sorted(scores["missing"]) == sorted(CASES)
+    linker = json.loads((work / "teams/linker/run.json").read_text())
+    assert len(linker["refused"]) == len(CASES) + 1
+    assert all("symbolic link" in r for r in linker["refused"])
+    assert not any(p.is_symlink() for p in (work / "teams/linker/output").iterdir())
+    filler = json.loads((work / "teams/filler/run.json").read_text())
+    assert filler["output_bytes"] <= 2 * 1024**2 and "cap" in filler["message"]
+    log = (work / "teams/good/algorithm.log").read_text()
+    assert "rootfs read-only" in log and "tmp writable" in log
+    # a rerun in the same folder replaces everything (outputs written by the container's user)
+    again = run_challenge(config, client=docker_client)
+    assert [(r["team"], r["rank"], r["status"]) for r in again.report["leaderboard"]] == \
+        [(r["team"], r["rank"], r["status"]) for r in result.report["leaderboard"]]

@@ -1,7 +1,8 @@
 """``crossmoda-challenge``: the organiser's runner.
 
     crossmoda-challenge run --input TEST --ground-truth LABELS [--koos-truth CSV] \
-        --team alpha=teams/alpha:1 --team beta=teams/beta:2 --output WORK [--time-limit S ...]
+        --team alpha=teams/alpha:1 --team beta=teams/beta:2 --output WORK [--time-limit S ...] \
+        [--backend slurm --engine podman --cases-per-job K --gpus-per-job 1 --partition gpu]
     crossmoda-challenge export IMAGE --output algorithm.tar.gz [--model DIR --model-output model.tar.gz]
 """
 
@@ -12,6 +13,7 @@ import logging
 from pathlib import Path
 
 from crossmoda.challenge.config import ChallengeConfig, Limits, Scoring, parse_team
+from crossmoda.challenge.slurm_backend import SlurmOptions
 from crossmoda.core.cli import run_cli
 
 __all__ = ["main", "build_parser"]
@@ -41,9 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     lim.add_argument("--pids-limit", type=int, default=Limits.pids_limit)
     lim.add_argument("--gpu", choices=("auto", "all", "none"), default="auto",
                      help="GPUs for the algorithms (auto: all when the host has an NVIDIA GPU)")
-    lim.add_argument("--read-only-rootfs", action="store_true", help="read-only root file system")
+    lim.add_argument("--read-only-rootfs", action=argparse.BooleanOptionalAction, default=True,
+                     help="read-only root file system with a writable /tmp tmpfs (default: on)")
+    lim.add_argument("--output-size", default=Limits.output_size,
+                     help="cap on a team's /output, enforced while copying it out (e.g. 2g)")
     lim.add_argument("--user", help="run the algorithms as this user (default: the image's user)")
     lim.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment (repeat)")
+    be = run.add_argument_group("backend")
+    be.add_argument("--backend", choices=("local", "slurm"), default="local",
+                    help="local: this host's engine, one team after the other; slurm: sbatch jobs")
+    be.add_argument("--engine", choices=("docker", "podman"), default="docker",
+                    help="container CLI on the Slurm nodes")
+    be.add_argument("--cases-per-job", type=int, help="split each team's cases into Slurm jobs of K")
+    be.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per Slurm job (--gres=gpu:N)")
+    be.add_argument("--partition", help="Slurm partition")
+    be.add_argument("--account", help="Slurm account")
+    be.add_argument("--qos", help="Slurm QoS")
+    be.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch argument (repeat)")
+    be.add_argument("--poll", type=float, default=5.0, help="seconds between Slurm state queries")
+    be.add_argument("--rerun", action="append", default=[], metavar="TEAM",
+                    help="Slurm: submit this team's jobs again even if they finished (repeat)")
     sc = run.add_argument_group("scoring")
     sc.add_argument("--evaluation-image",
                     help="evaluate inside this image (default: local crossmoda-evaluate)")
@@ -97,16 +116,28 @@ def _main(argv: list[str] | None) -> int:
             koos_truth=args.koos_truth,
             limits=Limits(time_limit_s=args.time_limit, memory=args.memory, shm_size=args.shm_size,
                           tmp_size=args.tmp_size, cpus=args.cpus, pids_limit=args.pids_limit, gpu=args.gpu,
-                          read_only_rootfs=args.read_only_rootfs, user=args.user, env=_env(args.env)),
+                          read_only_rootfs=args.read_only_rootfs, output_size=args.output_size,
+                          user=args.user, env=_env(args.env)),
             scoring=Scoring(evaluation_image=args.evaluation_image, ranking_image=args.ranking_image,
                             evaluation_args=tuple(args.evaluation_arg), ranking_args=tuple(args.ranking_arg),
                             keep_partial=args.keep_partial),
         )
+        slurm_options = SlurmOptions(
+            engine=args.engine, cases_per_job=args.cases_per_job, gpus_per_job=args.gpus_per_job,
+            partition=args.partition, account=args.account, qos=args.qos, extra_args=tuple(args.sbatch_arg),
+            poll_s=args.poll, rerun=tuple(args.rerun))
+        unknown = sorted(set(args.rerun) - {t.name for t in config.teams})
+        if unknown:
+            raise ValueError(f"--rerun names teams that are not in this run: {unknown}")
     except ValueError as err:
         parser.error(str(err))
     from crossmoda.challenge.pipeline import run_challenge
+    from crossmoda.challenge.slurm import SlurmError
 
-    result = run_challenge(config)
+    try:
+        result = run_challenge(config, backend=args.backend, slurm_options=slurm_options)
+    except (SlurmError, FileNotFoundError) as err:
+        parser.exit(2, f"crossmoda-challenge: error: {err}\n")
     logger.info("leaderboard: %s", result.report_md)
     for failure in result.report["failures"]:
         logger.warning("failed submission %s: %s (%s)", failure["team"], failure["status"],

@@ -58,8 +58,10 @@ class Limits:
         cpus: CPU limit (``None``: no limit).
         pids_limit: Maximum number of processes in the container.
         gpu: ``"auto"`` (all GPUs when the host has an NVIDIA GPU), ``"all"`` or ``"none"``.
-        read_only_rootfs: Mount the image's root file system read-only (``/tmp`` and ``/output``
-            stay writable).
+        read_only_rootfs: Mount the image's root file system read-only (default, as on
+            grand-challenge; ``/tmp`` and ``/output`` stay writable).
+        output_size: Cap on the bytes a team's ``/output`` may hold, enforced while the runner
+            copies it out; a team over the cap is ``oversized`` and scored as missing.
         user: User to run as (``None``: the image's own user, which must be able to write to
             ``/output``; the output folder is made world-writable for that).
         env: Extra environment variables (e.g. thread counts).
@@ -72,14 +74,15 @@ class Limits:
     cpus: float | None = None
     pids_limit: int = 1024
     gpu: Literal["auto", "all", "none"] = "auto"
-    read_only_rootfs: bool = False
+    read_only_rootfs: bool = True
+    output_size: str = "2g"
     user: str | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
             raise ValueError(f"time limit must be > 0 s, got {self.time_limit_s}")
-        for name in ("memory", "shm_size", "tmp_size"):
+        for name in ("memory", "shm_size", "tmp_size", "output_size"):
             parse_memory(getattr(self, name))
         if self.gpu not in ("auto", "all", "none"):
             raise ValueError(f"gpu must be auto, all or none, got {self.gpu!r}")

@@ -1,10 +1,9 @@
 """Run one container under platform rules with the Docker SDK and classify the outcome.
 
-Rules applied to every run: no network (``network_mode="none"``; the SDK's ``network_disabled``
-alone leaves a network interface under Podman), read-only input mounts, memory limit with no
-swap, ``/tmp`` as an empty tmpfs, a ``/dev/shm`` size, a process limit, all capabilities dropped,
-``no-new-privileges``, a wall-clock time limit (the container is killed after it) and the GPUs
-when asked for (``device_requests``).
+The rules (no network, read-only inputs, memory, processes, capabilities, read-only root file
+system with a ``/tmp`` tmpfs, GPUs) come from :mod:`crossmoda.challenge.platform`, shared with the
+Slurm backend; a wall-clock time limit kills the container after it. Logs are read as a stream
+and only their tail is kept.
 """
 
 from __future__ import annotations
@@ -19,21 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from crossmoda.challenge.config import Limits, parse_memory
+from crossmoda.challenge.config import Limits
+from crossmoda.challenge.outputs import BoundedLog, count_images
+from crossmoda.challenge.platform import container_spec, sdk_kwargs
 
 __all__ = ["ContainerRun", "Status", "host_has_gpu", "run_container", "count_outputs", "MAX_LOG_BYTES"]
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["ok", "crashed", "timeout", "oom", "silent", "error"]
+Status = Literal["ok", "crashed", "timeout", "oom", "silent", "oversized", "error"]
 """``ok``; ``crashed``: non-zero exit; ``timeout``: killed at the time limit; ``oom``: killed for
-memory; ``silent``: exit 0 without any output image; ``error``: could not start (e.g. no image)."""
+memory; ``silent``: exit 0 without any output image; ``oversized``: wrote more than the output cap
+(scored as missing); ``error``: could not start (e.g. no image) or was stopped by the scheduler."""
 
 MAX_LOG_BYTES = 2_000_000
 """Logs kept per container (the tail), in bytes."""
-
-OUTPUT_SUFFIXES = (".nii.gz", ".nii", ".mha")
-
 
 @dataclass
 class ContainerRun:
@@ -49,6 +48,9 @@ class ContainerRun:
         log_file: File holding the container's stdout and stderr (tail of at most MAX_LOG_BYTES).
         message: Human-readable reason for a non-``ok`` status.
         gpu: Whether GPUs were requested.
+        limits: The platform rules applied.
+        refused: Output entries not copied out (links, special files), with reasons.
+        output_bytes: Bytes of output copied out (at most the output cap).
     """
 
     image: str
@@ -61,6 +63,8 @@ class ContainerRun:
     message: str = ""
     gpu: bool = False
     limits: dict[str, Any] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    output_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -80,10 +84,14 @@ def host_has_gpu() -> bool:
 
 
 def count_outputs(folder: Path) -> int:
-    """Number of image files (``.nii.gz``, ``.nii``, ``.mha``) anywhere under ``folder``."""
+    """Number of regular image files (``.nii.gz``, ``.nii``, ``.mha``) under ``folder``, links
+    not followed (a link is not an output)."""
     if not folder.is_dir():
         return 0
-    return sum(1 for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(OUTPUT_SUFFIXES))
+    found: list[Path] = []
+    for root, _dirs, files in os.walk(folder):  # os.walk does not descend into linked folders
+        found += [Path(root, f) for f in files if Path(root, f).is_file() and not Path(root, f).is_symlink()]
+    return count_images(found)
 
 
 def _want_gpu(limits: Limits) -> bool:
@@ -94,41 +102,16 @@ def _want_gpu(limits: Limits) -> bool:
     return host_has_gpu()
 
 
-def _run_kwargs(limits: Limits, mounts: Mapping[Path, tuple[str, str]], gpu: bool) -> dict[str, Any]:
-    import docker.types
-
-    memory = parse_memory(limits.memory)
-    kwargs: dict[str, Any] = {
-        "detach": True,
-        "network_mode": "none",
-        "network_disabled": True,
-        "volumes": {str(Path(h).resolve()): {"bind": c, "mode": m} for h, (c, m) in mounts.items()},
-        "mem_limit": memory,
-        "memswap_limit": memory,
-        "shm_size": parse_memory(limits.shm_size),
-        "tmpfs": {"/tmp": f"rw,exec,size={parse_memory(limits.tmp_size)}"},
-        "pids_limit": limits.pids_limit,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "read_only": limits.read_only_rootfs,
-        "environment": dict(limits.env),
-    }
-    if limits.cpus is not None:
-        kwargs["nano_cpus"] = int(limits.cpus * 1e9)
-    if limits.user is not None:
-        kwargs["user"] = limits.user
-    if gpu:
-        kwargs["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
-    return kwargs
-
-
 def _save_logs(container: Any, log_file: Path) -> None:
+    """Write the last MAX_LOG_BYTES of the container's output, read as a stream in chunks."""
+    log = BoundedLog(MAX_LOG_BYTES)
     try:
-        data: bytes = container.logs(stdout=True, stderr=True)
+        for chunk in container.logs(stdout=True, stderr=True, stream=True, follow=False):
+            log.feed(chunk)
     except Exception as err:  # logs are best effort; the status is what matters
-        data = f"[crossmoda-challenge] could not read logs: {err}\n".encode()
+        log.feed(f"[crossmoda-challenge] could not read logs: {err}\n".encode())
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    log_file.write_bytes(data[-MAX_LOG_BYTES:])
+    log_file.write_bytes(log.value())
 
 
 def run_container(
@@ -174,8 +157,7 @@ def run_container(
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(output_dir, 0o777)  # the image's own (unknown) uid must write here
-    kwargs = _run_kwargs(limits, mounts, gpu)
-    kwargs.pop("detach")
+    kwargs = sdk_kwargs(container_spec(limits, mounts, gpu))
     try:
         container = client.containers.create(image, list(command) if command is not None else None, **kwargs)
     except docker.errors.APIError as err:

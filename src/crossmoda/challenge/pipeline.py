@@ -3,12 +3,13 @@
 Layout of ``config.output_dir``::
 
     config.json                      resolved configuration + provenance
-    teams/<team>/output/             the container's /output
+    teams/<team>/output/             copy of the container's /output (regular files only, capped)
     teams/<team>/run.json            status, exit code, runtime, image id, limits
     teams/<team>/algorithm.log       the container's stdout + stderr
     teams/<team>/evaluation.log
     scores/<team>/metrics.json       evaluation output (the ranking's folder-of-teams input)
     ranking/                         crossmoda-rank output (leaderboard.csv, report.html, ...)
+    slurm/                           Slurm backend: state.json, job folders (see slurm_backend)
     leaderboard.json, leaderboard.md the report: ranks joined with run records and failures
 """
 
@@ -18,22 +19,22 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import Any, Literal
 
 from crossmoda.challenge.config import ChallengeConfig
-from crossmoda.challenge.containers import ContainerRun, run_container
+from crossmoda.challenge.containers import ContainerRun
 from crossmoda.challenge.report import TeamResult, build_report, read_leaderboard_csv, write_report
 from crossmoda.challenge.scoring import evaluate_team, rank_teams
+from crossmoda.challenge.slurm import check_slurm
+from crossmoda.challenge.slurm_backend import SlurmOptions
+from crossmoda.challenge.teams import KOOS_PREDICTIONS, run_teams_local, run_teams_slurm
 from crossmoda.core.provenance import provenance, write_json_atomic
 
-__all__ = ["ChallengeResult", "run_challenge", "KOOS_PREDICTIONS"]
+__all__ = ["ChallengeResult", "run_challenge", "KOOS_PREDICTIONS", "Backend"]
 
 logger = logging.getLogger(__name__)
 
-KOOS_PREDICTIONS = "predictions.csv"
-"""Koos predictions file in an algorithm's folder-mode output (``case,class``)."""
+Backend = Literal["local", "slurm"]
 
 
 @dataclass
@@ -53,8 +54,14 @@ def _docker_client() -> Any:
     return docker.from_env(timeout=600)
 
 
-def run_challenge(config: ChallengeConfig, client: Any = None) -> ChallengeResult:
+def run_challenge(
+    config: ChallengeConfig, client: Any = None, *, backend: Backend = "local",
+    slurm_options: SlurmOptions | None = None,
+) -> ChallengeResult:
     """Run every team, score and rank them, and write the leaderboard report.
+
+    ``backend``: ``"local"`` runs the containers one by one on this host's engine; ``"slurm"``
+    submits them as Slurm jobs (``slurm_options``) and waits; scoring and ranking are the same.
 
     A team whose container crashed, timed out, ran out of memory, could not start or wrote no
     image is scored as missing on every case (worst values), unless ``scoring.keep_partial``
@@ -66,7 +73,12 @@ def run_challenge(config: ChallengeConfig, client: Any = None) -> ChallengeResul
         raise FileNotFoundError(f"{config.ground_truth}: ground-truth folder not found")
     if config.koos_truth is not None and not config.koos_truth.is_file():
         raise FileNotFoundError(f"{config.koos_truth}: Koos table not found")
-    client = client if client is not None else _docker_client()
+    if backend not in ("local", "slurm"):
+        raise ValueError(f"backend must be local or slurm, got {backend!r}")
+    if backend == "slurm":
+        check_slurm()  # before anything is written or submitted
+    needs_engine = backend == "local" or config.scoring.evaluation_image or config.scoring.ranking_image
+    client = client if client is not None or not needs_engine else _docker_client()
     work = config.output_dir
     work.mkdir(parents=True, exist_ok=True)
     write_json_atomic(work / "config.json",
@@ -76,22 +88,19 @@ def run_challenge(config: ChallengeConfig, client: Any = None) -> ChallengeResul
     empty_koos = empty / KOOS_PREDICTIONS
     empty_koos.write_text("case,class\n", encoding="utf-8")
 
+    if backend == "slurm":
+        team_runs = run_teams_slurm(config, slurm_options or SlurmOptions())
+    else:
+        team_runs = run_teams_local(config, client)
     results: list[TeamResult] = []
-    for team in tqdm(config.teams, desc="teams", unit="team"):
-        folder = work / "teams" / team.name
-        out = folder / "output"
-        if out.exists():
-            shutil.rmtree(out)
-        logger.info("running %s (%s)", team.name, team.image)
-        run = run_container(
-            client, team.image, mounts={config.input_dir: ("/input", "ro"), out: ("/output", "rw")},
-            limits=config.limits, log_file=folder / "algorithm.log", output_dir=out,
-        )
-        write_json_atomic(folder / "run.json", {"team": team.name, **_run_record(run)})
-        logger.info("%s: %s in %.1f s %s", team.name, run.status, run.runtime_s, run.message)
-        keep = run.ok or (run.status == "crashed" and config.scoring.keep_partial)
-        result = TeamResult(team=team.name, run=run, scored_as_missing=not keep)
-        _evaluate(config, result, out if keep else empty, empty_koos, client, work)
+    for team, team_run in zip(config.teams, team_runs, strict=True):
+        run = team_run.run
+        record = {"team": team.name, "backend": backend, **_run_record(run)}
+        if team_run.jobs is not None:
+            record["jobs"] = team_run.jobs
+        write_json_atomic(work / "teams" / team.name / "run.json", record)
+        result = TeamResult(team=team.name, run=run, scored_as_missing=not team_run.keep)
+        _evaluate(config, result, team_run.output if team_run.keep else empty, empty_koos, client, work)
         results.append(result)
 
     ranking = rank_teams(work / "scores", work / "ranking", scoring=config.scoring,
@@ -140,4 +149,5 @@ def _run_record(run: ContainerRun) -> dict[str, Any]:
         "image": run.image, "image_id": run.image_id, "status": run.status, "exit_code": run.exit_code,
         "runtime_s": run.runtime_s, "n_outputs": run.n_outputs, "message": run.message, "gpu": run.gpu,
         "log_file": run.log_file, "limits": run.limits,
+        "output_bytes": run.output_bytes, "refused": run.refused,
     }
