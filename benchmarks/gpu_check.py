@@ -40,7 +40,7 @@ import torch
 from crossmoda.algorithm.config import TrainConfig, load_config
 from crossmoda.algorithm.data import Volume, patch_batches
 from crossmoda.algorithm.predictor import SegmentAndGrade, make_case_predictor, shipped_model_dir
-from crossmoda.algorithm.segmentation import train_segmenter
+from crossmoda.algorithm.segmentation import build_segmenter, train_segmenter
 from crossmoda.algorithm.selftrain import pseudo_label
 from crossmoda.algorithm.translation import train_translation
 
@@ -204,17 +204,20 @@ def _volumes(shape: tuple[int, ...], n: int, seed: int) -> list[Volume]:
 
 def _per_step(run: Callable[[int, Path], object], warm: int, steps: int, device: torch.device,
               tmp: Path) -> dict[str, float | None]:
-    """Seconds per step from two runs (``warm`` and ``warm + steps`` steps): set-up cancels out."""
+    """Seconds per step from two runs (``warm`` and ``warm + steps`` steps) after an untimed one:
+    set-up cancels out. ``None`` when the difference is lost in timing noise (raise ``--steps``)."""
     times = []
-    for k, n in enumerate((warm, warm + steps)):
+    for k, n in enumerate((1, warm, warm + steps)):
         _sync(device)
         _reset_peak(device)
         t = time.perf_counter()
         run(n, tmp / f"run{k}")
         _sync(device)
         times.append(time.perf_counter() - t)
-    seconds = max(times[1] - times[0], 1e-9) / steps
-    return {"s_per_it": seconds, "it_per_s": 1.0 / seconds, "peak_gpu_gb": _peak_gb(device)}
+    diff = times[2] - times[1]
+    seconds = diff / steps if diff > 0 else None
+    return {"s_per_it": seconds, "it_per_s": 1.0 / seconds if seconds else None,
+            "peak_gpu_gb": _peak_gb(device)}
 
 
 def run_training(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
@@ -264,8 +267,6 @@ def run_training(args: argparse.Namespace, device: torch.device) -> dict[str, An
 
 
 def _build(cfg: TrainConfig, weights: dict[str, torch.Tensor], device: torch.device) -> torch.nn.Module:
-    from crossmoda.algorithm.segmentation import build_segmenter
-
     net = build_segmenter(cfg.segment)
     net.load_state_dict(weights)
     return net.to(device)
@@ -343,7 +344,7 @@ def table(result: dict[str, Any]) -> str:
             data = row.get("data_s_per_batch")
             extra = f", one augmented batch alone {data:.2f} s" if data is not None else ""
             lines.append(f"| train {stage} ({train['scale']}) | {train['precision'][stage]} | "
-                         f"{row['it_per_s']:.2f} it/s{extra} |{empty} {fmt(row['peak_gpu_gb'])} | |")
+                         f"{fmt(row['it_per_s'])} it/s{extra} |{empty} {fmt(row['peak_gpu_gb'])} | |")
     if "self_train" in train:
         row = train["self_train"]
         lines.append(f"| pseudo-label ({train['scale']}) | {train['precision']['segment']} | "

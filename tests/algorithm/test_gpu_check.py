@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 import torch
 
@@ -48,6 +49,7 @@ def _cases(root: Path, n: int = 2) -> tuple[Path, Path]:
     return images, labels
 
 
+@pytest.mark.slow
 def test_gpu_check_cpu_fallback_reports_every_section(tmp_path: Path) -> None:
     images, labels = _cases(tmp_path / "cases")
     out = tmp_path / "out"
@@ -57,7 +59,7 @@ def test_gpu_check_cpu_fallback_reports_every_section(tmp_path: Path) -> None:
 
         rc = gpu_check.main(["--device", "cpu", "--input", str(images), "--labels", str(labels), "--model",
                              str(_tiny_model(tmp_path / "model")), "--output", str(out), "--work",
-                             str(tmp_path / "work"), "--steps", "1", "--ddp", "on"])
+                             str(tmp_path / "work"), "--steps", "2", "--ddp", "on"])
     finally:
         sys.path.remove(str(BENCH))
     assert rc == 0
@@ -76,7 +78,8 @@ def test_gpu_check_cpu_fallback_reports_every_section(tmp_path: Path) -> None:
     train = result["training"]
     assert train["scale"] == "tiny"
     for stage in ("translate", "segment"):
-        assert train[stage]["it_per_s"] > 0 and train[stage]["peak_gpu_gb"] is None
+        seconds = train[stage]["s_per_it"]  # None: a step was lost in the noise of shared cores
+        assert (seconds is None or seconds > 0) and train[stage]["peak_gpu_gb"] is None
     assert train["segment"]["data_s_per_batch"] > 0 and train["self_train"]["pseudo_label_s_per_crop"] > 0
     assert result["ddp"]["backend"] == "gloo" and result["ddp"]["weights_identical"] is True
     table = (out / "gpu_check.md").read_text()

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from crossmoda.algorithm.config import load_config
@@ -38,6 +39,7 @@ def test_recipe_geometry_fits_its_network() -> None:
     assert tuple(out.shape) == (1, 5, *shape)
 
 
+@pytest.mark.slow
 def test_recipe_stages_run_on_a_full_phantom_case(tmp_path: Path) -> None:
     from crossmoda.phantom.config import PhantomConfig
     from crossmoda.phantom.dataset import generate_dataset
