@@ -64,8 +64,8 @@ def output_digests(out: Path) -> dict[str, str]:
 
 def run_shipped_models(root: Path) -> dict[str, dict[str, str]]:
     """Generate the phantom cases under ``root``, run both shipped models, return their digests."""
-    from crossmoda.algorithm.cli import run_algorithm
-    from crossmoda.algorithm.predictor import shipped_model_dir
+    from crossmoda.algorithm.inference.cli import run_algorithm
+    from crossmoda.algorithm.model.shipped import shipped_model_dir
     from crossmoda.phantom.config import PhantomConfig
     from crossmoda.phantom.dataset import generate_dataset
 

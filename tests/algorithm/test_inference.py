@@ -9,33 +9,34 @@ import numpy as np
 import pytest
 import torch
 
-from crossmoda.algorithm.config import PreprocessConfig, SegmentConfig
-from crossmoda.algorithm.inference import ModelError, load_model, model_metadata, predict_case
-from crossmoda.algorithm.segmentation import build_segmenter
+from crossmoda.algorithm.inference.predict import load_model, predict_case
+from crossmoda.algorithm.model.network import build_segmenter
+from crossmoda.algorithm.model.spec import ModelError, ModelSpec, NetworkSpec, PreprocessConfig, model_json
 from crossmoda.core.io import Geometry, compare_geometry
 from tests.algorithm.synthetic import make_image, render
 
 PRE = PreprocessConfig(
     spacing_mm=(2.0, 1.0, 1.0), roi_shape=(12, 40, 72), template_shape=(8, 12, 28), search_margin_mm=8.0
 )
-SEG = SegmentConfig(patch=(8, 32, 32), filters=(4, 8, 16))
+NET = NetworkSpec(patch=(8, 32, 32), filters=(4, 8, 16))
+SPEC = ModelSpec(PRE, NET)
 
 
 def _model_dir(root: Path) -> Path:
     torch.manual_seed(0)
     root.mkdir(parents=True, exist_ok=True)
-    torch.save(build_segmenter(SEG).state_dict(), root / "segmenter.pt")
+    torch.save(build_segmenter(NET.filters).state_dict(), root / "segmenter.pt")
     np.save(
         root / "template_hrT2.npy", np.random.default_rng(0).random(PRE.template_shape).astype(np.float32)
     )
-    (root / "model.json").write_text(json.dumps(model_metadata(PRE, SEG, seed=0)))
+    (root / "model.json").write_text(json.dumps(model_json(SPEC, seed=0)))
     return root
 
 
 def test_load_model_refuses_mismatched_metadata(tmp_path: Path) -> None:
     root = _model_dir(tmp_path / "m")
     model = load_model(root, device="cpu")
-    assert model.preprocess == PRE and model.segment == SEG
+    assert model.spec == SPEC
     meta = json.loads((root / "model.json").read_text())
     meta["label_map"]["labels"] = {"1": "VS", "2": "intra-meatal VS", "3": "cochlea"}
     meta["preprocess"]["spacing_mm"] = [0.0, 1.0, 1.0]
@@ -50,7 +51,7 @@ def test_load_model_refuses_mismatched_metadata(tmp_path: Path) -> None:
 
 def test_load_model_refuses_weights_of_another_network(tmp_path: Path) -> None:
     root = _model_dir(tmp_path / "m")
-    torch.save(build_segmenter(SegmentConfig(filters=(4, 8, 32))).state_dict(), root / "segmenter.pt")
+    torch.save(build_segmenter((4, 8, 32)).state_dict(), root / "segmenter.pt")
     with pytest.raises(ModelError, match="weights do not fit"):
         load_model(root, device="cpu")
 

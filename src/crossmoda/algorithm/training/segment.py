@@ -1,88 +1,26 @@
-"""3D segmenter: MONAI DynUNet (nnU-Net family), Dice + cross-entropy, patch training with
-resume, and sliding-window prediction. Needs only torch, numpy and MONAI."""
+"""Segmenter training: the DynUNet of :mod:`crossmoda.algorithm.model.network` on random patches,
+Dice + cross-entropy, checkpoints and resume, DDP under torchrun."""
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from tqdm import tqdm
 
-from crossmoda.algorithm.config import CLASS_NAMES, SegmentConfig
-from crossmoda.algorithm.data import Volume, patch_batches
-from crossmoda.algorithm.distributed import barrier, is_main, world, wrap_ddp
+from crossmoda.algorithm.model.network import build_segmenter, load_state, save_state, unwrap
+from crossmoda.algorithm.model.spec import CLASS_NAMES
+from crossmoda.algorithm.training.config import SegmentConfig
+from crossmoda.algorithm.training.data import Volume, patch_batches
+from crossmoda.algorithm.training.distributed import barrier, is_main, world, wrap_ddp
 
-__all__ = [
-    "resolve_device",
-    "build_segmenter",
-    "train_segmenter",
-    "predict_volume",
-    "save_state",
-    "load_state",
-]
+__all__ = ["train_segmenter"]
 
 logger = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"cpu"``, ``"cuda"`` (``cuda:LOCAL_RANK`` under torchrun) or ``"auto"``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda requested but no CUDA device is available")
-        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
-    return torch.device(name)
-
-
-def build_segmenter(
-    cfg: SegmentConfig, in_channels: int = 1, out_channels: int = len(CLASS_NAMES)
-) -> torch.nn.Module:
-    """A DynUNet for anisotropic ``(z, y, x)`` crops: the first level convolves in-plane only and
-    does not downsample z; later levels halve every axis (z only from level 3)."""
-    from monai.networks.nets import DynUNet
-
-    n = len(cfg.filters)
-    kernels = [[1, 3, 3]] + [[3, 3, 3]] * (n - 1)
-    strides = [[1, 1, 1], [1, 2, 2]] + [[2, 2, 2]] * (n - 2)
-    return DynUNet(
-        spatial_dims=3,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        kernel_size=kernels,
-        strides=strides,
-        upsample_kernel_size=strides[1:],
-        filters=list(cfg.filters),
-        norm_name="instance",
-        res_block=True,
-    )
-
-
-def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Atomic ``torch.save`` (temporary file then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".partial-{path.name}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_state(path: Path) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` onto the CPU."""
-    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    return state
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    inner = getattr(model, "module", model)
-    assert isinstance(inner, torch.nn.Module)
-    return inner
 
 
 def train_segmenter(
@@ -113,7 +51,7 @@ def train_segmenter(
     total = int(iterations if iterations is not None else cfg.iterations)
     base_lr = float(lr if lr is not None else cfg.lr)
     torch.manual_seed(seed)
-    net = build_segmenter(cfg)
+    net = build_segmenter(cfg.filters)
     if init_weights is not None:
         net.load_state_dict(init_weights)
     net.to(device)
@@ -167,9 +105,9 @@ def train_segmenter(
         done = it + 1
         if is_main() and (done % cfg.checkpoint_every == 0 and done < total):
             save_state(
-                ckpt, {"model": _unwrap(model).state_dict(), "optimizer": opt.state_dict(), "iteration": done}
+                ckpt, {"model": unwrap(model).state_dict(), "optimizer": opt.state_dict(), "iteration": done}
             )
-    weights = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
+    weights = {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}
     if is_main():
         save_state(final, weights)
         if ckpt.exists():
@@ -179,33 +117,3 @@ def train_segmenter(
         )
     barrier()
     return weights
-
-
-@torch.no_grad()
-def predict_volume(
-    net: torch.nn.Module,
-    image: npt.NDArray[np.float32],
-    cfg: SegmentConfig,
-    device: torch.device,
-    *,
-    tta: bool = False,
-) -> npt.NDArray[np.float32]:
-    """Softmax probabilities ``(C, z, y, x)`` of a normalised crop ``(z, y, x)`` by sliding windows
-    (Gaussian blending, ``cfg.sw_overlap``); ``tta`` averages with the left-right flip. Mixed
-    precision on CUDA."""
-    from monai.inferers import sliding_window_inference
-
-    net.eval()
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
-    use_amp = device.type == "cuda"
-
-    def run(inp: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-            out = sliding_window_inference(inp, cfg.patch, 4, net, overlap=cfg.sw_overlap, mode="gaussian")
-        assert isinstance(out, torch.Tensor)
-        return torch.softmax(out.float(), dim=1)
-
-    probs = run(x)
-    if tta:
-        probs = 0.5 * (probs + torch.flip(run(torch.flip(x, dims=[4])), dims=[4]))
-    return probs[0].cpu().numpy().astype(np.float32)

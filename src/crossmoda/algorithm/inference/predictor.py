@@ -1,9 +1,9 @@
 """One callable per model folder: hrT2 image -> labels on its grid + Koos grade.
 
-Glues the segmentation API (:mod:`crossmoda.algorithm.inference`) and the Koos grader
-(:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.runner.CasePredictor`
+Joins the segmentation API (:mod:`crossmoda.algorithm.inference.predict`) and the Koos grader
+(:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.inference.runner.CasePredictor`
 the container runner drives. A model folder holds the segmenter files described in
-:mod:`crossmoda.algorithm.inference` plus ``koos_model.json`` (the grader, plain JSON).
+:mod:`crossmoda.algorithm.inference.predict` plus ``koos_model.json`` (the grader, plain JSON).
 """
 
 from __future__ import annotations
@@ -14,20 +14,13 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from crossmoda.algorithm.inference import Model, ModelError, load_model, predict_case
-from crossmoda.algorithm.inference import shipped_model_dir as _shipped_model_dir
+from crossmoda.algorithm.inference.predict import Model, load_model, predict_case
+from crossmoda.algorithm.inference.runner import CaseOutput, CasePredictor
 from crossmoda.algorithm.koos.model import KoosModel, load_koos_model, predict_koos
-from crossmoda.algorithm.runner import CaseOutput, CasePredictor
+from crossmoda.algorithm.model.spec import KOOS_MODEL_FILE, ModelError
 from crossmoda.core.io import Geometry
 
-__all__ = ["KOOS_MODEL_FILE", "SegmentAndGrade", "shipped_model_dir", "make_case_predictor"]
-
-KOOS_MODEL_FILE = "koos_model.json"
-
-
-def shipped_model_dir(name: str = "adapted") -> Path:
-    """Folder of a model shipped with the package: ``adapted`` or ``no_adaptation``."""
-    return _shipped_model_dir(name)
+__all__ = ["SegmentAndGrade", "make_case_predictor"]
 
 
 class SegmentAndGrade:

@@ -3,7 +3,7 @@
 Source cases are cropped around the midpoint of their two labelled cochleas; target cases
 around the centre found by the hrT2 localisation template, which is built here from the
 unlabelled target images (iterated mean of template-sized patches re-aligned by NCC).
-See :mod:`crossmoda.algorithm.data` for the written layout.
+See :mod:`crossmoda.algorithm.training.data` for the written layout.
 """
 
 from __future__ import annotations
@@ -17,15 +17,9 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from tqdm import tqdm
 
-from crossmoda.algorithm.config import PreprocessConfig
-from crossmoda.algorithm.preprocess import (
-    box_at,
-    centre_from_labels,
-    coarse_template_patch,
-    localise,
-    normalise,
-    resample_box,
-)
+from crossmoda.algorithm.inference.frame import box_at, centre_from_labels, normalise, resample_box
+from crossmoda.algorithm.inference.localise import coarse_template_patch, localise
+from crossmoda.algorithm.model.spec import PreprocessConfig
 from crossmoda.core.cases import discover_cases
 from crossmoda.core.io import read_image
 from crossmoda.core.provenance import provenance, write_json_atomic

@@ -6,7 +6,8 @@ Names in the code and in the paper (Zhu et al. 2017, as in pytorch-CycleGAN):
 small-structure term: a 2D segmenter ``S`` (VS, cochlea) trained on ``G_A(ceT1)`` with the source
 labels, whose loss also flows into ``G_A`` so the cochleas and the tumour stay visible in the
 pseudo-hrT2 (the segmentation-consistency idea of PAST 2.0 and MAI in crossMoDA 2022), a
-population-atlas term, and an optional MIND structure term (:mod:`crossmoda.algorithm.mind`).
+population-atlas term, and an optional MIND structure term
+(:mod:`crossmoda.algorithm.training.translation.mind`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from crossmoda.algorithm.config import TranslateConfig
-from crossmoda.algorithm.data import Volume
-from crossmoda.algorithm.mind import mind_loss
-from crossmoda.algorithm.segmentation import load_state, save_state
-from crossmoda.algorithm.translation_nets import (
+from crossmoda.algorithm.model.network import load_state, save_state
+from crossmoda.algorithm.training.config import TranslateConfig
+from crossmoda.algorithm.training.data import Volume
+from crossmoda.algorithm.training.translation.mind import mind_loss
+from crossmoda.algorithm.training.translation.nets import (
     CurveGenerator,
     LocalGenerator,
     PatchDiscriminator,

@@ -9,7 +9,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossmoda.algorithm.runner import Mode, RunSummary, detect_mode, run_folder, run_grand_challenge
+from crossmoda.algorithm.inference.runner import (
+    Mode,
+    RunSummary,
+    detect_mode,
+    run_folder,
+    run_grand_challenge,
+)
 from crossmoda.core.errors import CrossmodaError
 
 __all__ = ["AlgorithmConfig", "resolve_model_dir", "run_algorithm", "main"]
@@ -37,7 +43,7 @@ def resolve_model_dir(model: Path | None, name: str = "adapted") -> Path:
         return model
     if (GC_MODEL_DIR / "model.json").is_file():
         return GC_MODEL_DIR
-    from crossmoda.algorithm.predictor import shipped_model_dir
+    from crossmoda.algorithm.model.shipped import shipped_model_dir
 
     return shipped_model_dir(name)
 
@@ -47,7 +53,7 @@ def run_algorithm(
     device: str = "auto", tta: bool = False,
 ) -> RunSummary:
     """Load the model once and predict every case of ``input_dir`` into ``output_dir``."""
-    from crossmoda.algorithm.predictor import make_case_predictor
+    from crossmoda.algorithm.inference.predictor import make_case_predictor
 
     if not input_dir.is_dir():
         raise FileNotFoundError(f"{input_dir}: input folder not found")

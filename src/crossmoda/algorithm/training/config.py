@@ -7,6 +7,14 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from crossmoda.algorithm.model.spec import (
+    CLASS_NAMES,
+    ModelSpec,
+    NetworkSpec,
+    PostprocessSpec,
+    PreprocessConfig,
+)
+
 __all__ = [
     "CLASS_NAMES",
     "COCHLEA_PROB",
@@ -29,40 +37,15 @@ useful only when the translation fails; hrT2 shows fluid bright and the tumour d
 reverse of ceT1)."""
 
 REMAP_PROB: dict[str, float] = {"adapted": 0.0, "no_adaptation": 0.0, "supervised": 0.0}
-"""Default random intensity-curve augmentation per mode (:func:`~crossmoda.algorithm.data.random_curve`),
-off: meant to make a segmenter trained on pseudo-hrT2 robust to the translation's residual
-contrast errors, at p = 0.3 and 0.5 it kept the CPU budget's segmenter (600 iterations) from
-learning the tumour at all (VS Dice 0 even on its own pseudo-hrT2 training crops)."""
+"""Default random intensity-curve augmentation per mode
+(:func:`~crossmoda.algorithm.training.data.random_curve`), off: meant to make a segmenter trained
+on pseudo-hrT2 robust to the translation's residual contrast errors, with it the CPU-budget
+segmenter did not learn the tumour."""
 
 COCHLEA_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
 """Default cochlea intensity augmentation per mode: it compensates a translation artefact (the
 pseudo-hrT2 cochlea has about half the contrast to its surroundings of a real hrT2 one), so only
 the adapted chain uses it."""
-
-CLASS_NAMES: tuple[str, ...] = ("background", "VS", "cochlea", "brainstem", "cerebellum")
-"""Segmenter output channels: 1-2 from ``_Label`` (LABELS_2022), 3-4 from ``_Aux`` (AUX_LABELS)."""
-
-
-@dataclass
-class PreprocessConfig:
-    """Crop geometry shared by training and inference (array order ``(z, y, x)``).
-
-    Attributes:
-        spacing_mm: Working spacing of the fine crops in mm.
-        roi_shape: Fine crop size in voxels at ``spacing_mm`` (centred on both canals).
-        coarse_spacing_mm: Isotropic spacing of the localisation grid in mm.
-        template_shape: Localisation template size in voxels at ``coarse_spacing_mm``.
-        clip_percentiles: Intensity clipping percentiles before the z-score.
-        search_margin_mm: Padding around the image during the template search (small crops).
-    """
-
-    spacing_mm: tuple[float, float, float] = (1.0, 0.6, 0.6)
-    roi_shape: tuple[int, int, int] = (40, 96, 160)
-    coarse_spacing_mm: float = 2.0
-    template_shape: tuple[int, int, int] = (14, 22, 40)
-    clip_percentiles: tuple[float, float] = (0.5, 99.5)
-    search_margin_mm: float = 16.0
-
 
 @dataclass
 class TranslateConfig:
@@ -91,14 +74,14 @@ class TranslateConfig:
     """Weight of the population-atlas term (blurred fake vs the other modality's mean crop),
     decaying with the learning rate; 0: off."""
     atlas_sigma: float = 3.0
+    """Gaussian blur (pixels) of fakes and atlases in the population-atlas term."""
     lambda_mind: float = 2.0
-    """Weight of the MIND structure term (:func:`~crossmoda.algorithm.mind.mind_loss` between each
-    generator's input and output: edges stay where the source image has them, whatever their
-    polarity); 0: off. At 2 the pseudo-hrT2 tumour edge moved onto its label (it lay ~0.6 mm
-    outside); at 5 the generator settled in the contrast negation (SSIM -0.12)."""
+    """Weight of the MIND structure term
+    (:func:`~crossmoda.algorithm.training.translation.mind.mind_loss` between each generator's
+    input and output: edges stay where the source image has them, whatever their polarity);
+    0: off. Too large a weight lets the generator settle in the contrast negation."""
     mind_sigma: float = 0.8
     """Gaussian patch scale (pixels) of the MIND descriptor."""
-    """Gaussian blur (pixels) of fakes and atlases in the population-atlas term."""
     d_blur_sigma: float = 0.0
     """Gaussian blur (pixels) of the discriminators' inputs, real and fake alike (0: none)."""
     d_coords: bool = False
@@ -114,7 +97,9 @@ class TranslateConfig:
 
 @dataclass
 class SegmentConfig:
-    """3D DynUNet segmenter trained on random patches of the crops."""
+    """3D DynUNet segmenter trained on random patches of the crops. ``filters``, ``patch`` and
+    ``sw_overlap`` become the model's :class:`NetworkSpec`, ``cochlea_refine_mm`` and
+    ``cochlea_context_mm`` its :class:`PostprocessSpec` (:meth:`TrainConfig.model_spec`)."""
 
     patch: tuple[int, int, int] = (32, 64, 64)
     batch_size: int = 2
@@ -137,7 +122,7 @@ class SegmentConfig:
     """Chance of a random intensity curve on a training patch; ``None``: :data:`REMAP_PROB` of the mode."""
     tumour_prob: float = 0.5
     """Chance of a random VS intensity on a training patch
-    (:func:`~crossmoda.algorithm.data.label_intensity`): the translation renders the tumour darker
+    (:func:`~crossmoda.algorithm.training.data.label_intensity`): the translation renders the tumour darker
     than real hrT2 shows it."""
     tumour_percentiles: tuple[float, float] = (5.0, 85.0)
     """Range of the random VS level, as percentiles of the patch's intensities. Up to the 98th,
@@ -149,9 +134,9 @@ class SegmentConfig:
     contrast); ``None``: :data:`COCHLEA_PROB` of the mode."""
     label_edge_sigma: tuple[float, float] = (0.0, 0.0)
     """Range (voxels) of the random boundary blur of the VS and cochlea intensity augmentations
-    (:func:`~crossmoda.algorithm.data.label_intensity` ``edge_sigma``); ``(0, 0)``: a hard step."""
+    (:func:`~crossmoda.algorithm.training.data.label_intensity` ``edge_sigma``); ``(0, 0)``: a hard step."""
     cochlea_refine_mm: float = 0.8
-    """Cochlea boundary refinement on hrT2 (:func:`~crossmoda.algorithm.postprocess.refine_bright`),
+    """Cochlea boundary refinement on hrT2 (:func:`~crossmoda.algorithm.inference.postprocess.refine_bright`),
     applied to self-training pseudo-labels and at inference: each predicted cochlea becomes the
     fluid-bright voxels (above an Otsu threshold of its surroundings) within this distance (mm) of
     it. The labyrinth's fluid is bright on hrT2 against the dark otic capsule, and the segmenter
@@ -197,6 +182,15 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return asdict(self)
+
+    def model_spec(self) -> ModelSpec:
+        """The :class:`ModelSpec` of the models this configuration trains (what inference reads)."""
+        seg = self.segment
+        return ModelSpec(
+            self.preprocess,
+            NetworkSpec(tuple(seg.filters), tuple(seg.patch), seg.sw_overlap),  # type: ignore[arg-type]
+            PostprocessSpec(seg.cochlea_refine_mm, seg.cochlea_context_mm),
+        )
 
 
 def _build(cls: type, data: dict[str, Any]) -> Any:
