@@ -102,8 +102,10 @@ def _translate(stage: Path, run_dir: Path, cfg: TrainConfig, device: torch.devic
 
 
 def run_translate(run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
-    """Stage 1: CycleGAN, then a pseudo-hrT2 crop for every source case (``RUN/data/pseudo``)."""
-    return run_stage(run_dir, "translate", lambda stage: _translate(stage, run_dir, cfg, device))
+    """Stage 1: CycleGAN, then a pseudo-hrT2 crop for every source case (``RUN/data/pseudo``).
+    Not data-parallel: rank 0 runs it while the other ranks wait."""
+    return run_stage(run_dir, "translate",
+                     lambda stage: on_main(lambda: _translate(stage, run_dir, cfg, device)) or {})
 
 
 def _stage_volumes(run_dir: Path, cfg: TrainConfig) -> list[Volume]:

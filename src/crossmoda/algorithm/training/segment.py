@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +17,44 @@ from crossmoda.algorithm.model.spec import CLASS_NAMES
 from crossmoda.algorithm.training.config import SegmentConfig
 from crossmoda.algorithm.training.data import Volume, patch_batches
 from crossmoda.algorithm.training.distributed import barrier, is_main, world, wrap_ddp
+from crossmoda.algorithm.training.schedules import poly_decay, set_learning_rates
 
 __all__ = ["train_segmenter"]
 
 logger = logging.getLogger(__name__)
+
+
+def _loss(cfg: SegmentConfig, device: torch.device) -> torch.nn.Module:
+    """Dice + cross-entropy with ``cfg.class_weights``; MONAI >= 1.5 weighs the classes in both
+    terms (background excluded from the Dice term)."""
+    from monai.losses import DiceCELoss
+
+    weight = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
+    if weight.numel() != len(CLASS_NAMES):
+        raise ValueError(
+            f"class_weights needs {len(CLASS_NAMES)} values {CLASS_NAMES}, got {cfg.class_weights}"
+        )
+    return DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True, weight=weight)
+
+
+def _batches(volumes: Sequence[Volume], cfg: SegmentConfig,
+             rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The endless stream of augmented training batches ``cfg`` describes."""
+    return patch_batches(volumes, cfg.patch, cfg.batch_size, rng, cfg.foreground_fraction, cfg.augment,
+                         invert_prob=cfg.invert_prob or 0.0, remap_prob=cfg.remap_prob or 0.0,
+                         tumour_prob=cfg.tumour_prob, cochlea_prob=cfg.cochlea_prob or 0.0,
+                         edge_sigma=(cfg.label_edge_sigma[0], cfg.label_edge_sigma[1]),
+                         tumour_percentiles=(cfg.tumour_percentiles[0], cfg.tumour_percentiles[1]))
+
+
+def _resume(ckpt: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> int:
+    """Load ``ckpt`` into ``net`` and ``opt`` when it exists; the iteration to start from."""
+    if not ckpt.exists():
+        return 0
+    state = load_state(ckpt)
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    return int(state["iteration"])
 
 
 def train_segmenter(
@@ -42,8 +76,6 @@ def train_segmenter(
     returned as is, an existing checkpoint is resumed. Patches are drawn from
     ``numpy.random.default_rng([seed, rank, start_iteration])`` so a resumed run is deterministic.
     """
-    from monai.losses import DiceCELoss
-
     final, ckpt = out_dir / "model.pt", out_dir / "checkpoint.pt"
     if final.exists():
         logger.info("%s: %s exists, skipping training", desc, final)
@@ -56,29 +88,13 @@ def train_segmenter(
         net.load_state_dict(init_weights)
     net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
-    start = 0
-    if ckpt.exists():
-        state = load_state(ckpt)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["iteration"])
+    start = _resume(ckpt, net, opt)
+    if start:
         logger.info("%s: resuming at iteration %d/%d", desc, start, total)
     model = wrap_ddp(net, device)
     rank, _ = world()
-    rng = np.random.default_rng([seed, rank, start])
-    batches = patch_batches(volumes, cfg.patch, cfg.batch_size, rng, cfg.foreground_fraction, cfg.augment,
-                            invert_prob=cfg.invert_prob or 0.0, remap_prob=cfg.remap_prob or 0.0,
-                            tumour_prob=cfg.tumour_prob, cochlea_prob=cfg.cochlea_prob or 0.0,
-                            edge_sigma=(cfg.label_edge_sigma[0], cfg.label_edge_sigma[1]),
-                            tumour_percentiles=(cfg.tumour_percentiles[0], cfg.tumour_percentiles[1]))
-    weight = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
-    if weight.numel() != len(CLASS_NAMES):
-        raise ValueError(
-            f"class_weights needs {len(CLASS_NAMES)} values {CLASS_NAMES}, got {cfg.class_weights}"
-        )
-    # MONAI >= 1.5: ``weight`` weighs the classes in both the cross-entropy and the Dice term
-    # (background excluded from the latter).
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True, weight=weight)
+    batches = _batches(volumes, cfg, np.random.default_rng([seed, rank, start]))
+    loss_fn = _loss(cfg, device)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     model.train()
@@ -87,8 +103,7 @@ def train_segmenter(
     )
     running = None
     for it in bar:
-        for group in opt.param_groups:  # poly decay (nnU-Net)
-            group["lr"] = base_lr * (1 - it / total) ** 0.9
+        set_learning_rates(opt, base_lr, poly_decay(it, total))
         x, y = next(batches)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
