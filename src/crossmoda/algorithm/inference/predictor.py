@@ -9,6 +9,7 @@ the container runner drives. A model folder holds the segmenter files described 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +53,20 @@ class SegmentAndGrade:
 
 
 def make_case_predictor(
-    model_dir: str | Path, device: str = "auto", tta: bool = False
+    model_dir: str | Path, device: str = "auto", tta: bool = False, cochlea_refine_mm: float | None = None
 ) -> tuple[CasePredictor, str]:
     """Load a model folder (segmenter + Koos grader) once; return the predictor and its device.
+    ``cochlea_refine_mm`` overrides the model's post-processing setting when given.
 
     Raises:
         ModelError: the folder is not a valid model for this code (the message says why).
     """
     root = Path(model_dir)
     model = load_model(root, device=device)
+    if cochlea_refine_mm is not None:
+        if cochlea_refine_mm < 0:
+            raise ValueError(f"cochlea_refine_mm must be >= 0, got {cochlea_refine_mm}")
+        model.spec.postprocess = replace(model.spec.postprocess, cochlea_refine_mm=cochlea_refine_mm)
     koos_path = root / KOOS_MODEL_FILE
     if not koos_path.is_file():
         raise ModelError(root, f"{KOOS_MODEL_FILE} missing: the model folder has no Koos grader")

@@ -29,7 +29,7 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from tqdm.auto import tqdm
 
-from crossmoda.core.cases import discover_cases
+from crossmoda.core.cases import IMAGE_EXTENSIONS, discover_cases
 from crossmoda.core.errors import CrossmodaError
 from crossmoda.core.io import Geometry, read_image, write_label_map, write_label_map_like
 from crossmoda.core.koos import write_koos_csv
@@ -166,9 +166,9 @@ def _gc_input_image(input_dir: Path) -> Path:
                 folder = input_dir / str(interface["relative_path"])
     if not folder.resolve().is_relative_to(input_dir.resolve()):
         raise CrossmodaError(folder, "input path escapes the input folder")
-    images = sorted(p for p in folder.glob("*") if p.suffix in (".mha", ".gz", ".nii", ".nrrd"))
+    images = sorted(p for p in folder.glob("*") if p.name.lower().endswith(IMAGE_EXTENSIONS))
     if not images:
-        raise CrossmodaError(folder, "no hrT2 image (.mha) found")
+        raise CrossmodaError(folder, f"no hrT2 image ({', '.join(IMAGE_EXTENSIONS)}) found")
     if len(images) > 1:
         logger.warning("several images in %s; using %s", folder, images[0].name)
     return images[0]
