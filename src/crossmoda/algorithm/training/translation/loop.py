@@ -28,22 +28,9 @@ from crossmoda.algorithm.training.config import TranslateConfig
 from crossmoda.algorithm.training.data import Volume
 from crossmoda.algorithm.training.schedules import linear_decay_second_half, set_learning_rates
 from crossmoda.algorithm.training.translation.mind import mind_loss
-from crossmoda.algorithm.training.translation.nets import (
-    CurveGenerator,
-    LocalGenerator,
-    PatchDiscriminator,
-    ResnetGenerator,
-    build_generator,
-    build_translation_nets,
-)
+from crossmoda.algorithm.training.translation.nets import build_translation_nets
 
 __all__ = [
-    "ResnetGenerator",
-    "LocalGenerator",
-    "CurveGenerator",
-    "build_generator",
-    "PatchDiscriminator",
-    "build_translation_nets",
     "train_translation",
     "population_atlas",
     "Patches",
