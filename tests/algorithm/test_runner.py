@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from crossmoda.algorithm.inference.runner import CaseOutput, detect_mode, run_folder, run_grand_challenge
+from crossmoda.algorithm.inference.case_output import CaseOutput
+from crossmoda.algorithm.inference.runner import detect_mode, run_folder, run_grand_challenge
 from crossmoda.core.io import Geometry, compare_geometry, read_image, read_label_map, write_image
 from crossmoda.core.koos import read_koos_csv
 from crossmoda.core.labels import LABELS_2022

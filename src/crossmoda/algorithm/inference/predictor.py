@@ -1,7 +1,7 @@
 """One callable per model folder: hrT2 image -> labels on its grid + Koos grade.
 
 Joins the segmentation API (:mod:`crossmoda.algorithm.inference.predict`) and the Koos grader
-(:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.inference.runner.CasePredictor`
+(:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.inference.case_output.CasePredictor`
 the container runner drives. A model folder holds the segmenter files described in
 :mod:`crossmoda.algorithm.inference.predict` plus ``koos_model.json`` (the grader, plain JSON).
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from crossmoda.algorithm.inference.case_output import CaseOutput, CasePredictor
 from crossmoda.algorithm.inference.predict import Model, load_model, predict_case
-from crossmoda.algorithm.inference.runner import CaseOutput, CasePredictor
 from crossmoda.algorithm.koos.model import KoosModel, load_koos_model, predict_koos
 from crossmoda.algorithm.model.spec import KOOS_MODEL_FILE, ModelError
 from crossmoda.core.io import Geometry
