@@ -56,7 +56,7 @@ def test_own_labels_centre_source_patches() -> None:
 
 
 def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
-    from crossmoda.algorithm.training.config import INVERT_PROB, load_config
+    from crossmoda.algorithm.training.config import load_config
     from crossmoda.algorithm.training.data import augment_patch
 
     img = np.linspace(-1.0, 1.0, 4 * 8 * 8, dtype=np.float32).reshape(4, 8, 8)
@@ -73,7 +73,7 @@ def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
         r = max(np.corrcoef(out.ravel(), img.ravel())[0, 1], np.corrcoef(out.ravel(), flipped.ravel())[0, 1])
         inverted += r < 0
     assert inverted == 40
-    assert load_config(None, {"mode": "adapted"}).segment.invert_prob == INVERT_PROB["adapted"]
+    assert load_config(None, {"mode": "adapted"}).segment.invert_prob == 0.0
     assert load_config(None, {"mode": "no_adaptation"}).segment.invert_prob == 0.0
     assert load_config(None, {"mode": "supervised"}).segment.invert_prob == 0.0
     explicit = load_config(None, {"mode": "adapted", "segment": {"invert_prob": 0.1}})
@@ -81,7 +81,7 @@ def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
 
 
 def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
-    from crossmoda.algorithm.training.config import REMAP_PROB, load_config
+    from crossmoda.algorithm.training.config import load_config
     from crossmoda.algorithm.training.data import random_curve
 
     rng = np.random.default_rng(0)
@@ -97,7 +97,7 @@ def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
         assert abs(float(out.mean())) < 1e-5 and abs(float(out.std()) - 1.0) < 1e-4
         orders.add(tuple(np.argsort(means)))
     assert len(orders) >= 4  # non-monotone curves: tissues change order
-    assert load_config(None, {"mode": "adapted"}).segment.remap_prob == REMAP_PROB["adapted"]
+    assert load_config(None, {"mode": "adapted"}).segment.remap_prob == 0.0
     assert load_config(None, {"mode": "adapted", "segment": {"remap_prob": 0.3}}).segment.remap_prob == 0.3
     assert load_config(None, {"mode": "no_adaptation"}).segment.remap_prob == 0.0
 

@@ -18,8 +18,6 @@ from crossmoda.algorithm.model.spec import (
 __all__ = [
     "CLASS_NAMES",
     "COCHLEA_PROB",
-    "INVERT_PROB",
-    "REMAP_PROB",
     "PreprocessConfig",
     "TranslateConfig",
     "SegmentConfig",
@@ -30,17 +28,6 @@ __all__ = [
 ]
 
 MODES: tuple[str, ...] = ("adapted", "no_adaptation", "supervised")
-
-INVERT_PROB: dict[str, float] = {"adapted": 0.0, "no_adaptation": 0.0, "supervised": 0.0}
-"""Default contrast-inversion augmentation per mode (off: a crude stand-in for a translation,
-useful only when the translation fails; hrT2 shows fluid bright and the tumour darker, the
-reverse of ceT1)."""
-
-REMAP_PROB: dict[str, float] = {"adapted": 0.0, "no_adaptation": 0.0, "supervised": 0.0}
-"""Default random intensity-curve augmentation per mode
-(:func:`~crossmoda.algorithm.training.data.random_curve`), off: meant to make a segmenter trained
-on pseudo-hrT2 robust to the translation's residual contrast errors, with it the CPU-budget
-segmenter did not learn the tumour."""
 
 COCHLEA_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
 """Default cochlea intensity augmentation per mode: it compensates a translation artefact (the
@@ -116,10 +103,13 @@ class SegmentConfig:
     cochlea (0.2 % of a patch's voxels) is not learned at all in a CPU budget of iterations, and
     with VS at 1 the tumour on pseudo-hrT2 (a dark blob beside the equally dark brainstem) was not
     learned in 600 iterations (test VS Dice 0.00; 0.25 with VS at 5, same data and budget)."""
-    invert_prob: float | None = None
-    """Chance of a contrast-inverted training patch; ``None``: :data:`INVERT_PROB` of the mode."""
-    remap_prob: float | None = None
-    """Chance of a random intensity curve on a training patch; ``None``: :data:`REMAP_PROB` of the mode."""
+    invert_prob: float = 0.0
+    """Chance of a contrast-inverted training patch (a crude stand-in for a translation, useful
+    only when the translation fails; off by default)."""
+    remap_prob: float = 0.0
+    """Chance of a random intensity curve on a training patch
+    (:func:`~crossmoda.algorithm.training.data.random_curve`; off by default: it kept the
+    CPU-budget segmenter from learning the tumour)."""
     tumour_prob: float = 0.5
     """Chance of a random VS intensity on a training patch
     (:func:`~crossmoda.algorithm.training.data.label_intensity`): the translation renders the tumour darker
@@ -219,17 +209,12 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, updated by a JSON file (partial allowed), then by ``overrides`` (top level);
-    mode-dependent defaults (``segment.invert_prob``, ``remap_prob``, ``cochlea_prob``) resolved
-    for the final mode."""
+    the mode-dependent default (``segment.cochlea_prob``) resolved for the final mode."""
     data: dict[str, Any] = {}
     if path is not None:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     cfg = config_from_dict(data)
-    if cfg.segment.invert_prob is None:
-        cfg.segment.invert_prob = INVERT_PROB[cfg.mode]
-    if cfg.segment.remap_prob is None:
-        cfg.segment.remap_prob = REMAP_PROB[cfg.mode]
     if cfg.segment.cochlea_prob is None:
         cfg.segment.cochlea_prob = COCHLEA_PROB[cfg.mode]
     return cfg

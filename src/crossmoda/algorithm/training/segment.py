@@ -41,7 +41,7 @@ def _batches(volumes: Sequence[Volume], cfg: SegmentConfig,
              rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The endless stream of augmented training batches ``cfg`` describes."""
     return patch_batches(volumes, cfg.patch, cfg.batch_size, rng, cfg.foreground_fraction, cfg.augment,
-                         invert_prob=cfg.invert_prob or 0.0, remap_prob=cfg.remap_prob or 0.0,
+                         invert_prob=cfg.invert_prob, remap_prob=cfg.remap_prob,
                          tumour_prob=cfg.tumour_prob, cochlea_prob=cfg.cochlea_prob or 0.0,
                          edge_sigma=(cfg.label_edge_sigma[0], cfg.label_edge_sigma[1]),
                          tumour_percentiles=(cfg.tumour_percentiles[0], cfg.tumour_percentiles[1]))
@@ -55,6 +55,23 @@ def _resume(ckpt: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> int
     net.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     return int(state["iteration"])
+
+
+def _step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+    loss_fn: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device,
+) -> float:
+    """One optimiser step on ``batch`` (mixed precision on CUDA, gradients clipped at norm 12)."""
+    x, y = (t.to(device, non_blocking=True) for t in batch)
+    with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        loss = loss_fn(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
+    scaler.step(opt)
+    scaler.update()
+    return float(loss.detach())
 
 
 def train_segmenter(
@@ -95,8 +112,7 @@ def train_segmenter(
     rank, _ = world()
     batches = _batches(volumes, cfg, np.random.default_rng([seed, rank, start]))
     loss_fn = _loss(cfg, device)
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     model.train()
     bar = tqdm(
         range(start, total), desc=desc, initial=start, total=total, disable=not is_main(), dynamic_ncols=True
@@ -104,17 +120,7 @@ def train_segmenter(
     running = None
     for it in bar:
         set_learning_rates(opt, base_lr, poly_decay(it, total))
-        x, y = next(batches)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-            loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
-        scaler.step(opt)
-        scaler.update()
-        value = float(loss.detach())
+        value = _step(model, opt, scaler, loss_fn, next(batches), device)
         running = value if running is None or not math.isfinite(running) else 0.95 * running + 0.05 * value
         bar.set_postfix(loss=f"{running:.3f}")
         done = it + 1
