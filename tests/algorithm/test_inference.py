@@ -68,3 +68,18 @@ def test_predict_case_returns_labels_on_the_exact_input_geometry(tmp_path: Path)
     assert pred.labels.shape == pred.aux.shape == (11, 45, 70)
     assert set(np.unique(pred.labels)) <= {0, 1, 2} and set(np.unique(pred.aux)) <= {0, 1, 2}
     assert set(pred.timings_s) >= {"localise", "segment", "total"}
+
+
+def test_format_1_model_json_reads_into_the_same_spec_and_unknown_versions_are_refused() -> None:
+    from crossmoda.algorithm.model.shipped import shipped_model_dir
+    from crossmoda.algorithm.model.spec import PostprocessSpec, read_model_json, spec_from_model_json
+
+    spec, meta = read_model_json(shipped_model_dir("adapted"))
+    assert meta["format_version"] == 1  # the shipped folders are kept as they were made
+    assert spec.network == NetworkSpec(filters=(16, 32, 48, 64, 96), patch=(32, 64, 64), sw_overlap=0.25)
+    assert spec.postprocess == PostprocessSpec(cochlea_refine_mm=0.8, cochlea_context_mm=2.0)
+    assert spec.preprocess == PreprocessConfig()
+    rewritten = model_json(spec)  # the current format holds the same spec
+    assert rewritten["format_version"] == 2 and spec_from_model_json(rewritten) == spec
+    with pytest.raises(ModelError, match="format_version 3"):
+        spec_from_model_json({**rewritten, "format_version": 3})

@@ -139,7 +139,7 @@ def spec_from_model_json(meta: dict[str, Any], where: Path | str = MODEL_FILE) -
     if meta.get("aux_label_map") != AUX_LABELS.to_dict():
         problems.append(f"aux label map {meta.get('aux_label_map')!r} != {AUX_LABELS.to_dict()}")
     spacing = (meta.get("preprocess") or {}).get("spacing_mm")
-    if not (isinstance(spacing, list) and len(spacing) == 3 and all(float(s) > 0 for s in spacing)):
+    if not (isinstance(spacing, (list, tuple)) and len(spacing) == 3 and all(float(s) > 0 for s in spacing)):
         problems.append(f"working spacing {spacing!r} is not three positive numbers (z, y, x mm)")
     if problems:
         raise ModelError(where, "model does not match this code: " + "; ".join(problems))
