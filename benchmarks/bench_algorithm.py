@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             input_dir, truth = _pad_slices(input_dir, truth, args.work / "padded", args.min_slices)
 
     start = time.perf_counter()
-    from crossmoda.algorithm.cli import AlgorithmConfig, resolve_model_dir
-    from crossmoda.algorithm.predictor import make_case_predictor
-    from crossmoda.algorithm.runner import run_folder
+    from crossmoda.algorithm.inference.cli import AlgorithmConfig, resolve_model_dir
+    from crossmoda.algorithm.inference.predictor import make_case_predictor
+    from crossmoda.algorithm.inference.runner import run_folder
 
     model_dir = resolve_model_dir(args.model)
     predictor, device = make_case_predictor(model_dir, device=args.device, tta=args.tta)

@@ -2,7 +2,7 @@
 
 On the run's ``target_training`` crops (real hrT2, never labelled in training; the phantom's
 paired truth ``<case>_truth_label.npy`` is only read here), per structure (VS, cochlea):
-Dice of the cleaned prediction (:func:`crossmoda.algorithm.selftrain.clean_labels`, the
+Dice of the cleaned prediction (:func:`crossmoda.algorithm.inference.postprocess.clean_labels`, the
 self-training pseudo-label), predicted/true volume, the fraction of true voxels missed and of
 extra voxels, the mean depth (mm inside the true structure) of hit and missed voxels, and the
 Dice after a one-voxel dilation or erosion of the prediction. A missed fraction well above the
@@ -122,9 +122,10 @@ def run(run_dir: Path, checkpoint: Path | None, cases: int) -> dict[str, Any]:
     """Statistics of the run's final segmenter (or ``checkpoint``) on ``cases`` target crops."""
     import torch
 
-    from crossmoda.algorithm.config import config_from_dict
-    from crossmoda.algorithm.segmentation import build_segmenter, load_state, predict_volume
-    from crossmoda.algorithm.selftrain import clean_labels
+    from crossmoda.algorithm.inference.postprocess import clean_labels
+    from crossmoda.algorithm.inference.sliding_window import predict_volume
+    from crossmoda.algorithm.model.network import build_segmenter, load_state
+    from crossmoda.algorithm.training.config import config_from_dict
 
     torch.set_num_threads(1)
     raw = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
@@ -133,7 +134,7 @@ def run(run_dir: Path, checkpoint: Path | None, cases: int) -> dict[str, Any]:
     if checkpoint is None:
         candidates = [run_dir / "self_train" / "model" / "segmenter.pt", run_dir / "segment" / "model.pt"]
         checkpoint = next((c for c in candidates if c.is_file()), candidates[-1])
-    net = build_segmenter(cfg.segment)
+    net = build_segmenter(cfg.segment.filters)
     state = load_state(checkpoint)
     net.load_state_dict(state.get("model", state))
     index = json.loads((run_dir / "data" / "index.json").read_text(encoding="utf-8"))
@@ -144,8 +145,8 @@ def run(run_dir: Path, checkpoint: Path | None, cases: int) -> dict[str, Any]:
     for case in names:
         image = np.load(run_dir / "data" / "target" / f"{case}_image.npy").astype(np.float32)
         truth = np.load(run_dir / "data" / "target" / f"{case}_truth_label.npy")
-        probs = predict_volume(net, image, cfg.segment, torch.device("cpu"))
-        per_case[case] = boundary_stats(clean_labels(probs, cfg.preprocess.spacing_mm), truth,
+        probs = predict_volume(net, image, cfg.model_spec().network, torch.device("cpu"))
+        per_case[case] = boundary_stats(clean_labels(probs, cfg.preprocess.spacing_mm).combined(), truth,
                                         cfg.preprocess.spacing_mm)
         stats = per_case[case]
         logger.info("%s VS Dice %.3f missed %.2f", case, stats["VS_Dice"], stats["VS_missed"])

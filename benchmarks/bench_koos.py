@@ -93,11 +93,11 @@ def _imblearn_mamae(y: list[int], p: list[int]) -> float | None:
 
 def predict_test(model_dir: Path, data: Path, out_dir: Path, device: str = "cpu") -> Path:
     """``<case>_Label`` + ``<case>_Aux`` of a model folder on every ``data/test`` hrT2, through
-    :func:`crossmoda.algorithm.inference.predict_case` (what the container runs); existing
+    :func:`crossmoda.algorithm.inference.predict.predict_case` (what the container runs); existing
     predictions are kept."""
     from tqdm import tqdm
 
-    from crossmoda.algorithm.inference import load_model, predict_case
+    from crossmoda.algorithm.inference.predict import load_model, predict_case
     from crossmoda.core.cases import discover_cases
     from crossmoda.core.io import read_image, write_image
 

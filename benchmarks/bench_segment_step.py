@@ -24,7 +24,7 @@ logger = logging.getLogger("bench_segment_step")
 
 
 def _volumes(run: Path | None) -> list:  # type: ignore[type-arg]
-    from crossmoda.algorithm.data import Volume, load_split
+    from crossmoda.algorithm.training.data import Volume, load_split
 
     if run is not None:
         index = json.loads((run / "data" / "index.json").read_text(encoding="utf-8"))
@@ -47,15 +47,15 @@ def step_seconds(run: Path | None, threads: int, steps: int, warmup: int = 3) ->
     import torch
     from monai.losses import DiceCELoss
 
-    from crossmoda.algorithm.config import SegmentConfig
-    from crossmoda.algorithm.data import patch_batches
-    from crossmoda.algorithm.segmentation import build_segmenter
+    from crossmoda.algorithm.model.network import build_segmenter
+    from crossmoda.algorithm.training.config import SegmentConfig
+    from crossmoda.algorithm.training.data import patch_batches
 
     torch.set_num_threads(threads)
     cfg = SegmentConfig()
     batches = patch_batches(_volumes(run), cfg.patch, cfg.batch_size, np.random.default_rng(0),
                             cfg.foreground_fraction, True, tumour_prob=cfg.tumour_prob, cochlea_prob=0.5)
-    net = build_segmenter(cfg)
+    net = build_segmenter(cfg.filters)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True,
                          weight=torch.tensor(cfg.class_weights))

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from crossmoda.algorithm.config import load_config
-from crossmoda.algorithm.inference import load_model, predict_case
-from crossmoda.algorithm.pipeline import run_all
+from crossmoda.algorithm.inference.predict import load_model, predict_case
+from crossmoda.algorithm.training.chain import run_all
+from crossmoda.algorithm.training.config import load_config
 from crossmoda.core.cases import discover_cases
 from crossmoda.core.io import read_image, read_label_map
 from crossmoda.core.labels import LABELS_2022
@@ -53,7 +53,7 @@ def _init_worker(model_dir: str, device: str, cochlea_refine_mm: float | None = 
     torch.set_num_threads(1)
     model = load_model(Path(model_dir), device=device)
     if cochlea_refine_mm is not None:
-        model.segment.cochlea_refine_mm = cochlea_refine_mm
+        model.spec.postprocess.cochlea_refine_mm = cochlea_refine_mm
     _WORKER["model"] = model
 
 

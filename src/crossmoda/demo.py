@@ -79,7 +79,7 @@ def run_demo(config: DemoConfig) -> Path:
         "--preset", config.preset,
     ])
     for team, model in TEAMS.items():
-        from crossmoda.algorithm.predictor import shipped_model_dir
+        from crossmoda.algorithm.model.shipped import shipped_model_dir
 
         _step(f"algorithm: {team}", [
             _script("crossmoda-algorithm"), "--input", str(data / "test"),

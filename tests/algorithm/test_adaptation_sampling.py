@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossmoda.algorithm.data import Volume
-from crossmoda.algorithm.translation import _slice_patches
+from crossmoda.algorithm.training.data import Volume
+from crossmoda.algorithm.training.translation.loop import _slice_patches
 
 
 def _labelled(shape: tuple[int, int, int], box: tuple[slice, slice, slice]) -> Volume:
@@ -56,8 +56,8 @@ def test_own_labels_centre_source_patches() -> None:
 
 
 def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
-    from crossmoda.algorithm.config import INVERT_PROB, load_config
-    from crossmoda.algorithm.data import augment_patch
+    from crossmoda.algorithm.training.config import load_config
+    from crossmoda.algorithm.training.data import augment_patch
 
     img = np.linspace(-1.0, 1.0, 4 * 8 * 8, dtype=np.float32).reshape(4, 8, 8)
     lbl = np.zeros(img.shape, dtype=np.uint8)
@@ -73,7 +73,7 @@ def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
         r = max(np.corrcoef(out.ravel(), img.ravel())[0, 1], np.corrcoef(out.ravel(), flipped.ravel())[0, 1])
         inverted += r < 0
     assert inverted == 40
-    assert load_config(None, {"mode": "adapted"}).segment.invert_prob == INVERT_PROB["adapted"]
+    assert load_config(None, {"mode": "adapted"}).segment.invert_prob == 0.0
     assert load_config(None, {"mode": "no_adaptation"}).segment.invert_prob == 0.0
     assert load_config(None, {"mode": "supervised"}).segment.invert_prob == 0.0
     explicit = load_config(None, {"mode": "adapted", "segment": {"invert_prob": 0.1}})
@@ -81,8 +81,8 @@ def test_contrast_inversion_augmentation_and_its_mode_defaults() -> None:
 
 
 def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
-    from crossmoda.algorithm.config import REMAP_PROB, load_config
-    from crossmoda.algorithm.data import random_curve
+    from crossmoda.algorithm.training.config import load_config
+    from crossmoda.algorithm.training.data import random_curve
 
     rng = np.random.default_rng(0)
     # three "tissues" of intensity -1, 0, 1
@@ -97,13 +97,13 @@ def test_random_curve_is_a_function_of_intensity_and_reorders_tissues() -> None:
         assert abs(float(out.mean())) < 1e-5 and abs(float(out.std()) - 1.0) < 1e-4
         orders.add(tuple(np.argsort(means)))
     assert len(orders) >= 4  # non-monotone curves: tissues change order
-    assert load_config(None, {"mode": "adapted"}).segment.remap_prob == REMAP_PROB["adapted"]
+    assert load_config(None, {"mode": "adapted"}).segment.remap_prob == 0.0
     assert load_config(None, {"mode": "adapted", "segment": {"remap_prob": 0.3}}).segment.remap_prob == 0.3
     assert load_config(None, {"mode": "no_adaptation"}).segment.remap_prob == 0.0
 
 
 def test_label_intensity_changes_only_the_tumour_and_keeps_its_texture_order() -> None:
-    from crossmoda.algorithm.data import label_intensity
+    from crossmoda.algorithm.training.data import label_intensity
 
     rng = np.random.default_rng(0)
     img = rng.normal(0.0, 1.0, (6, 16, 16)).astype(np.float32)
@@ -129,7 +129,7 @@ def test_label_intensity_changes_only_the_tumour_and_keeps_its_texture_order() -
 
 
 def test_label_intensity_edge_sigma_blends_a_ramp_across_the_boundary() -> None:
-    from crossmoda.algorithm.data import label_intensity
+    from crossmoda.algorithm.training.data import label_intensity
 
     # a flat patch and a slab tumour: with a hard step the profile along x jumps at the label
     # boundary; with edge_sigma it ramps, monotone, through the two voxels either side, and the
@@ -152,8 +152,8 @@ def test_label_intensity_edge_sigma_blends_a_ramp_across_the_boundary() -> None:
 
 
 def test_cochlea_intensity_augmentation_is_the_adapted_chains_only() -> None:
-    from crossmoda.algorithm.config import COCHLEA_PROB, load_config
-    from crossmoda.algorithm.data import augment_patch
+    from crossmoda.algorithm.training.config import COCHLEA_PROB, load_config
+    from crossmoda.algorithm.training.data import augment_patch
 
     assert load_config(None, {"mode": "adapted"}).segment.cochlea_prob == COCHLEA_PROB["adapted"] > 0
     assert load_config(None, {"mode": "supervised"}).segment.cochlea_prob == 0.0

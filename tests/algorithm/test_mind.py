@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from crossmoda.algorithm.config import TranslateConfig
-from crossmoda.algorithm.data import Volume
-from crossmoda.algorithm.mind import mind_descriptor, mind_loss
-from crossmoda.algorithm.translation import train_translation
+from crossmoda.algorithm.training.config import TranslateConfig
+from crossmoda.algorithm.training.data import Volume
+from crossmoda.algorithm.training.translation.loop import train_translation
+from crossmoda.algorithm.training.translation.mind import mind_descriptor, mind_loss
 
 
 def _disc(shift: int = 0) -> torch.Tensor:
@@ -60,7 +60,7 @@ def test_translation_trains_with_the_mind_term(tmp_path: Path) -> None:
 def test_tumour_level_stays_within_its_percentiles() -> None:
     """The VS intensity augmentation draws the tumour's level from ``tumour_percentiles`` of the
     patch: capped at the 10th, the tumour always ends up darker than most of the patch."""
-    from crossmoda.algorithm.data import augment_patch
+    from crossmoda.algorithm.training.data import augment_patch
 
     rng = np.random.default_rng(0)
     img = rng.normal(size=(8, 24, 24)).astype(np.float32)

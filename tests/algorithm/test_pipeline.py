@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from crossmoda.algorithm.inference import load_model
-from crossmoda.algorithm.train_cli import main
+from crossmoda.algorithm.inference.predict import load_model
+from crossmoda.algorithm.training.cli import main
 from tests.algorithm.synthetic import write_dataset
 
 TINY = {

@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from crossmoda.algorithm.config import PreprocessConfig
-from crossmoda.algorithm.localise import best_match, ncc_map, robust_scale
-from crossmoda.algorithm.prepare import build_template, merge_labels
-from crossmoda.algorithm.preprocess import (
+from crossmoda.algorithm.inference.frame import (
     box_at,
     centre_from_labels,
-    localise,
     normalise,
     resample_box,
     roi_to_input,
 )
+from crossmoda.algorithm.inference.localise import best_match, localise, ncc_map, robust_scale
+from crossmoda.algorithm.model.spec import PreprocessConfig
+from crossmoda.algorithm.training.prepare import build_template, merge_labels
 from tests.algorithm.synthetic import make_image, render
 
 

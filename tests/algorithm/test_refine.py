@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossmoda.algorithm.postprocess import otsu_threshold, refine_bright
-from crossmoda.algorithm.selftrain import clean_labels
+from crossmoda.algorithm.inference.postprocess import clean_labels, otsu_threshold, refine_bright
+from crossmoda.algorithm.model.spec import PostprocessSpec
 
 SPACING = (1.0, 0.5, 0.5)
 
@@ -82,7 +82,8 @@ def test_clean_labels_refines_the_cochlea_only_with_an_image() -> None:
     probs[0] = 1.0
     wide = _ellipsoid(truth.shape, (8, 16, 16), 3.0)
     probs[2][wide], probs[0][wide] = 1.0, 0.0
-    plain = clean_labels(probs, SPACING)
+    plain = clean_labels(probs, SPACING).combined()
     np.testing.assert_array_equal(plain == 2, wide)
-    refined = clean_labels(probs, SPACING, image, cochlea_refine_mm=0.8)
+    refine = PostprocessSpec(cochlea_refine_mm=0.8)
+    refined = clean_labels(probs, SPACING, image=image, spec=refine).combined()
     np.testing.assert_array_equal(refined == 2, truth)

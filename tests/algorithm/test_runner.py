@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from crossmoda.algorithm.runner import CaseOutput, detect_mode, run_folder, run_grand_challenge
+from crossmoda.algorithm.inference.case_output import CaseOutput
+from crossmoda.algorithm.inference.runner import detect_mode, run_folder, run_grand_challenge
 from crossmoda.core.io import Geometry, compare_geometry, read_image, read_label_map, write_image
 from crossmoda.core.koos import read_koos_csv
 from crossmoda.core.labels import LABELS_2022
@@ -124,3 +125,12 @@ def test_bad_inputs_json(tmp_path: Path, content: str) -> None:
         assert not summary.failures
     else:
         assert "invalid JSON" in summary.failures["job"]
+
+
+def test_grand_challenge_picks_an_image_not_any_gz(tmp_path: Path) -> None:
+    inp = _gc_layout(tmp_path / "input")
+    folder = inp / "images" / "hrt2-mri"
+    (folder / "0_notes.tar.gz").write_bytes(b"not an image")  # sorts before the .mha
+    summary = run_grand_challenge(inp, tmp_path / "output", threshold_predictor)
+    assert not summary.failures
+    assert list(summary.cases) == ["0a1b2c3d.mha"]

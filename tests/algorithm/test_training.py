@@ -9,19 +9,23 @@ import numpy as np
 import pytest
 import torch
 
-from crossmoda.algorithm import data as data_mod
-from crossmoda.algorithm.config import (
+from crossmoda.algorithm.inference.postprocess import clean_labels, largest_components, one_component_per_side
+from crossmoda.algorithm.inference.sliding_window import predict_volume
+from crossmoda.algorithm.model.network import build_segmenter
+from crossmoda.algorithm.model.spec import NetworkSpec
+from crossmoda.algorithm.training import data as data_mod
+from crossmoda.algorithm.training.config import (
     SegmentConfig,
     TrainConfig,
     TranslateConfig,
     config_from_dict,
     load_config,
 )
-from crossmoda.algorithm.data import Volume, sample_patch
-from crossmoda.algorithm.postprocess import largest_components, one_component_per_side
-from crossmoda.algorithm.segmentation import build_segmenter, predict_volume, train_segmenter
-from crossmoda.algorithm.selftrain import PseudoLabel, clean_labels, select_pseudo_labels
-from crossmoda.algorithm.translation import PatchDiscriminator, ResnetGenerator, translate_volume
+from crossmoda.algorithm.training.data import Volume, sample_patch
+from crossmoda.algorithm.training.segment import train_segmenter
+from crossmoda.algorithm.training.selftrain import PseudoLabel, select_pseudo_labels
+from crossmoda.algorithm.training.translation.loop import translate_volume
+from crossmoda.algorithm.training.translation.nets import PatchDiscriminator, ResnetGenerator
 
 TINY_SEG = SegmentConfig(
     patch=(8, 16, 16), batch_size=2, iterations=4, filters=(4, 8, 16), checkpoint_every=2
@@ -77,7 +81,7 @@ def test_largest_components_and_one_cochlea_per_side() -> None:
 
 
 def test_vs_component_keeps_the_tumour_next_to_a_cochlea() -> None:
-    from crossmoda.algorithm.postprocess import vs_component
+    from crossmoda.algorithm.inference.postprocess import vs_component
 
     shape = (10, 40, 40)
     cochlea = np.zeros(shape, dtype=bool)
@@ -108,7 +112,7 @@ def test_clean_labels_and_pseudo_label_selection() -> None:
     arg[0, 2, 1] = 2
     arg[0, 2, 8] = 2
     probs = np.eye(5, dtype=np.float32)[arg].transpose(3, 0, 1, 2)
-    cleaned = clean_labels(probs, (1.0, 1.0, 1.0))
+    cleaned = clean_labels(probs, (1.0, 1.0, 1.0)).combined()
     assert (cleaned == 1).sum() == 3 and (cleaned == 2).sum() == 2
     image = np.zeros(arg.shape, dtype=np.float32)
     labels = [
@@ -117,7 +121,7 @@ def test_clean_labels_and_pseudo_label_selection() -> None:
         PseudoLabel("c", cleaned * 0, 0.99),
         PseudoLabel("d", cleaned, 0.8),
     ]
-    from crossmoda.algorithm.config import SelfTrainConfig
+    from crossmoda.algorithm.training.config import SelfTrainConfig
 
     kept = select_pseudo_labels(
         labels, {c: image for c in "abcd"}, SelfTrainConfig(min_confidence=0.6, keep_fraction=0.5)
@@ -140,9 +144,9 @@ def test_segmenter_trains_resumes_and_loads_weights_only(
                 raise KeyboardInterrupt
             yield batch
 
-    from crossmoda.algorithm import segmentation
+    from crossmoda.algorithm.training import segment
 
-    monkeypatch.setattr(segmentation, "patch_batches", counting)
+    monkeypatch.setattr(segment, "patch_batches", counting)
     with pytest.raises(KeyboardInterrupt):
         train_segmenter(vols, TINY_SEG, tmp_path / "seg", device=torch.device("cpu"), seed=0)
     state = torch.load(tmp_path / "seg" / "checkpoint.pt", weights_only=True)
@@ -153,9 +157,10 @@ def test_segmenter_trains_resumes_and_loads_weights_only(
     assert not (tmp_path / "seg" / "checkpoint.pt").exists()
     loaded = torch.load(tmp_path / "seg" / "model.pt", weights_only=True)
     assert loaded.keys() == weights.keys()
-    net = build_segmenter(TINY_SEG)
+    net = build_segmenter(TINY_SEG.filters)
     net.load_state_dict(loaded)
-    probs = predict_volume(net, vols[0].image, TINY_SEG, torch.device("cpu"), tta=True)
+    spec = NetworkSpec(TINY_SEG.filters, TINY_SEG.patch)
+    probs = predict_volume(net, vols[0].image, spec, torch.device("cpu"), tta=True)
     assert probs.shape == (5, 10, 20, 24)
     np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-4)
 
@@ -172,8 +177,9 @@ def test_translation_networks_keep_the_slice_shape() -> None:
 
 
 def test_local_and_curve_generators_and_the_population_atlas() -> None:
-    from crossmoda.algorithm.data import Volume
-    from crossmoda.algorithm.translation import build_generator, population_atlas
+    from crossmoda.algorithm.training.data import Volume
+    from crossmoda.algorithm.training.translation.loop import population_atlas
+    from crossmoda.algorithm.training.translation.nets import build_generator
 
     x = torch.linspace(-2.0, 2.0, 2 * 18 * 23).reshape(2, 1, 18, 23)  # any H, W
     for name in ("local", "curve", "resnet"):

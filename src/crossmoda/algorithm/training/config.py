@@ -7,11 +7,17 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from crossmoda.algorithm.model.spec import (
+    CLASS_NAMES,
+    ModelSpec,
+    NetworkSpec,
+    PostprocessSpec,
+    PreprocessConfig,
+)
+
 __all__ = [
     "CLASS_NAMES",
     "COCHLEA_PROB",
-    "INVERT_PROB",
-    "REMAP_PROB",
     "PreprocessConfig",
     "TranslateConfig",
     "SegmentConfig",
@@ -23,46 +29,10 @@ __all__ = [
 
 MODES: tuple[str, ...] = ("adapted", "no_adaptation", "supervised")
 
-INVERT_PROB: dict[str, float] = {"adapted": 0.0, "no_adaptation": 0.0, "supervised": 0.0}
-"""Default contrast-inversion augmentation per mode (off: a crude stand-in for a translation,
-useful only when the translation fails; hrT2 shows fluid bright and the tumour darker, the
-reverse of ceT1)."""
-
-REMAP_PROB: dict[str, float] = {"adapted": 0.0, "no_adaptation": 0.0, "supervised": 0.0}
-"""Default random intensity-curve augmentation per mode (:func:`~crossmoda.algorithm.data.random_curve`),
-off: meant to make a segmenter trained on pseudo-hrT2 robust to the translation's residual
-contrast errors, at p = 0.3 and 0.5 it kept the CPU budget's segmenter (600 iterations) from
-learning the tumour at all (VS Dice 0 even on its own pseudo-hrT2 training crops)."""
-
 COCHLEA_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervised": 0.0}
 """Default cochlea intensity augmentation per mode: it compensates a translation artefact (the
 pseudo-hrT2 cochlea has about half the contrast to its surroundings of a real hrT2 one), so only
 the adapted chain uses it."""
-
-CLASS_NAMES: tuple[str, ...] = ("background", "VS", "cochlea", "brainstem", "cerebellum")
-"""Segmenter output channels: 1-2 from ``_Label`` (LABELS_2022), 3-4 from ``_Aux`` (AUX_LABELS)."""
-
-
-@dataclass
-class PreprocessConfig:
-    """Crop geometry shared by training and inference (array order ``(z, y, x)``).
-
-    Attributes:
-        spacing_mm: Working spacing of the fine crops in mm.
-        roi_shape: Fine crop size in voxels at ``spacing_mm`` (centred on both canals).
-        coarse_spacing_mm: Isotropic spacing of the localisation grid in mm.
-        template_shape: Localisation template size in voxels at ``coarse_spacing_mm``.
-        clip_percentiles: Intensity clipping percentiles before the z-score.
-        search_margin_mm: Padding around the image during the template search (small crops).
-    """
-
-    spacing_mm: tuple[float, float, float] = (1.0, 0.6, 0.6)
-    roi_shape: tuple[int, int, int] = (40, 96, 160)
-    coarse_spacing_mm: float = 2.0
-    template_shape: tuple[int, int, int] = (14, 22, 40)
-    clip_percentiles: tuple[float, float] = (0.5, 99.5)
-    search_margin_mm: float = 16.0
-
 
 @dataclass
 class TranslateConfig:
@@ -91,14 +61,14 @@ class TranslateConfig:
     """Weight of the population-atlas term (blurred fake vs the other modality's mean crop),
     decaying with the learning rate; 0: off."""
     atlas_sigma: float = 3.0
+    """Gaussian blur (pixels) of fakes and atlases in the population-atlas term."""
     lambda_mind: float = 2.0
-    """Weight of the MIND structure term (:func:`~crossmoda.algorithm.mind.mind_loss` between each
-    generator's input and output: edges stay where the source image has them, whatever their
-    polarity); 0: off. At 2 the pseudo-hrT2 tumour edge moved onto its label (it lay ~0.6 mm
-    outside); at 5 the generator settled in the contrast negation (SSIM -0.12)."""
+    """Weight of the MIND structure term
+    (:func:`~crossmoda.algorithm.training.translation.mind.mind_loss` between each generator's
+    input and output: edges stay where the source image has them, whatever their polarity);
+    0: off. Too large a weight lets the generator settle in the contrast negation."""
     mind_sigma: float = 0.8
     """Gaussian patch scale (pixels) of the MIND descriptor."""
-    """Gaussian blur (pixels) of fakes and atlases in the population-atlas term."""
     d_blur_sigma: float = 0.0
     """Gaussian blur (pixels) of the discriminators' inputs, real and fake alike (0: none)."""
     d_coords: bool = False
@@ -114,7 +84,9 @@ class TranslateConfig:
 
 @dataclass
 class SegmentConfig:
-    """3D DynUNet segmenter trained on random patches of the crops."""
+    """3D DynUNet segmenter trained on random patches of the crops. ``filters``, ``patch`` and
+    ``sw_overlap`` become the model's :class:`NetworkSpec`, ``cochlea_refine_mm`` and
+    ``cochlea_context_mm`` its :class:`PostprocessSpec` (:meth:`TrainConfig.model_spec`)."""
 
     patch: tuple[int, int, int] = (32, 64, 64)
     batch_size: int = 2
@@ -131,13 +103,16 @@ class SegmentConfig:
     cochlea (0.2 % of a patch's voxels) is not learned at all in a CPU budget of iterations, and
     with VS at 1 the tumour on pseudo-hrT2 (a dark blob beside the equally dark brainstem) was not
     learned in 600 iterations (test VS Dice 0.00; 0.25 with VS at 5, same data and budget)."""
-    invert_prob: float | None = None
-    """Chance of a contrast-inverted training patch; ``None``: :data:`INVERT_PROB` of the mode."""
-    remap_prob: float | None = None
-    """Chance of a random intensity curve on a training patch; ``None``: :data:`REMAP_PROB` of the mode."""
+    invert_prob: float = 0.0
+    """Chance of a contrast-inverted training patch (a crude stand-in for a translation, useful
+    only when the translation fails; off by default)."""
+    remap_prob: float = 0.0
+    """Chance of a random intensity curve on a training patch
+    (:func:`~crossmoda.algorithm.training.data.random_curve`; off by default: it kept the
+    CPU-budget segmenter from learning the tumour)."""
     tumour_prob: float = 0.5
     """Chance of a random VS intensity on a training patch
-    (:func:`~crossmoda.algorithm.data.label_intensity`): the translation renders the tumour darker
+    (:func:`~crossmoda.algorithm.training.data.label_intensity`): the translation renders the tumour darker
     than real hrT2 shows it."""
     tumour_percentiles: tuple[float, float] = (5.0, 85.0)
     """Range of the random VS level, as percentiles of the patch's intensities. Up to the 98th,
@@ -149,9 +124,9 @@ class SegmentConfig:
     contrast); ``None``: :data:`COCHLEA_PROB` of the mode."""
     label_edge_sigma: tuple[float, float] = (0.0, 0.0)
     """Range (voxels) of the random boundary blur of the VS and cochlea intensity augmentations
-    (:func:`~crossmoda.algorithm.data.label_intensity` ``edge_sigma``); ``(0, 0)``: a hard step."""
+    (:func:`~crossmoda.algorithm.training.data.label_intensity` ``edge_sigma``); ``(0, 0)``: a hard step."""
     cochlea_refine_mm: float = 0.8
-    """Cochlea boundary refinement on hrT2 (:func:`~crossmoda.algorithm.postprocess.refine_bright`),
+    """Cochlea boundary refinement on hrT2 (:func:`~crossmoda.algorithm.inference.postprocess.refine_bright`),
     applied to self-training pseudo-labels and at inference: each predicted cochlea becomes the
     fluid-bright voxels (above an Otsu threshold of its surroundings) within this distance (mm) of
     it. The labyrinth's fluid is bright on hrT2 against the dark otic capsule, and the segmenter
@@ -198,6 +173,15 @@ class TrainConfig:
         """JSON-ready dictionary."""
         return asdict(self)
 
+    def model_spec(self) -> ModelSpec:
+        """The :class:`ModelSpec` of the models this configuration trains (what inference reads)."""
+        seg = self.segment
+        return ModelSpec(
+            self.preprocess,
+            NetworkSpec(tuple(seg.filters), tuple(seg.patch), seg.sw_overlap),  # type: ignore[arg-type]
+            PostprocessSpec(seg.cochlea_refine_mm, seg.cochlea_context_mm),
+        )
+
 
 def _build(cls: type, data: dict[str, Any]) -> Any:
     known = {f.name: f for f in fields(cls)}
@@ -225,17 +209,12 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, updated by a JSON file (partial allowed), then by ``overrides`` (top level);
-    mode-dependent defaults (``segment.invert_prob``, ``remap_prob``, ``cochlea_prob``) resolved
-    for the final mode."""
+    the mode-dependent default (``segment.cochlea_prob``) resolved for the final mode."""
     data: dict[str, Any] = {}
     if path is not None:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     cfg = config_from_dict(data)
-    if cfg.segment.invert_prob is None:
-        cfg.segment.invert_prob = INVERT_PROB[cfg.mode]
-    if cfg.segment.remap_prob is None:
-        cfg.segment.remap_prob = REMAP_PROB[cfg.mode]
     if cfg.segment.cochlea_prob is None:
         cfg.segment.cochlea_prob = COCHLEA_PROB[cfg.mode]
     return cfg

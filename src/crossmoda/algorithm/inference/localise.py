@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import SimpleITK as sitk
 from scipy.signal import fftconvolve
 
-__all__ = ["ncc_map", "best_match", "robust_scale"]
+from crossmoda.algorithm.inference.frame import Vec3, box_at, coarse_box, resample_box, shrink
+from crossmoda.algorithm.model.spec import PreprocessConfig
+
+__all__ = ["ncc_map", "best_match", "robust_scale", "coarse_template_patch", "localise"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -63,3 +67,29 @@ def best_match(
     corner = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
     centre = tuple(float(c + (s - 1) / 2.0) for c, s in zip(corner, template.shape, strict=True))
     return (centre[0], centre[1], centre[2]), float(ncc[corner])
+
+
+def coarse_template_patch(
+    image: sitk.Image, centre_xyz: Vec3, cfg: PreprocessConfig
+) -> npt.NDArray[np.float32]:
+    """The low-resolution template-sized patch of ``image`` at a world centre, scaled to [0, 1]."""
+    s = cfg.coarse_spacing_mm
+    box = box_at(centre_xyz, (s, s, s), cfg.template_shape)
+    return robust_scale(resample_box(shrink(image, s), box))
+
+def localise(
+    image: sitk.Image, template: npt.NDArray[np.float32], cfg: PreprocessConfig
+) -> tuple[Vec3, float]:
+    """World centre ``(x, y, z)`` (mm) of the canal region in ``image`` and the NCC score.
+
+    The image is shrunk, resampled onto an axis-aligned grid at ``cfg.coarse_spacing_mm``
+    (padded by ``cfg.search_margin_mm``), and searched with :func:`best_match`.
+    """
+    s = cfg.coarse_spacing_mm
+    box = coarse_box(image, s, cfg.search_margin_mm)
+    shape = tuple(max(b, t) for b, t in zip(box.shape, template.shape, strict=True))
+    if shape != box.shape:  # grow the search grid around the same centre
+        box = box_at(box.centre, (s, s, s), (shape[0], shape[1], shape[2]))
+    coarse = robust_scale(resample_box(shrink(image, s), box))
+    centre_idx, score = best_match(coarse, template)
+    return box.index_to_world(centre_idx), score

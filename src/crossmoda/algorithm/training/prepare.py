@@ -3,7 +3,7 @@
 Source cases are cropped around the midpoint of their two labelled cochleas; target cases
 around the centre found by the hrT2 localisation template, which is built here from the
 unlabelled target images (iterated mean of template-sized patches re-aligned by NCC).
-See :mod:`crossmoda.algorithm.data` for the written layout.
+See :mod:`crossmoda.algorithm.training.data` for the written layout.
 """
 
 from __future__ import annotations
@@ -17,15 +17,10 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from tqdm import tqdm
 
-from crossmoda.algorithm.config import PreprocessConfig
-from crossmoda.algorithm.preprocess import (
-    box_at,
-    centre_from_labels,
-    coarse_template_patch,
-    localise,
-    normalise,
-    resample_box,
-)
+from crossmoda.algorithm.inference.frame import box_at, centre_from_labels, normalise, resample_box
+from crossmoda.algorithm.inference.localise import coarse_template_patch, localise
+from crossmoda.algorithm.model.spec import PreprocessConfig
+from crossmoda.algorithm.training.run_index import INDEX_FILE
 from crossmoda.core.cases import discover_cases
 from crossmoda.core.io import read_image
 from crossmoda.core.provenance import provenance, write_json_atomic
@@ -95,31 +90,12 @@ def _crop_labels(
     return merge_labels(lab, ax)
 
 
-def prepare_data(
-    data_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig, *, max_cases: int | None = None
-) -> dict[str, Any]:
-    """Write source/target crops, paired-truth crops (when present) and the hrT2 template.
-
-    Returns the index written to ``out_dir/index.json``.
-    """
-    root, out = Path(data_dir), Path(out_dir)
-    src = discover_cases(root / "source_training", "ceT1").files
-    tgt = discover_cases(root / "target_training", "hrT2").files
-    if max_cases is not None:
-        src = dict(list(src.items())[:max_cases])
-        tgt = dict(list(tgt.items())[:max_cases])
-    if not src or not tgt:
-        raise FileNotFoundError(f"{root}: needs source_training/*_ceT1 and target_training/*_hrT2 images")
+def _prepare_source(root: Path, out: Path, files: dict[str, Path], cfg: PreprocessConfig,
+                    index: dict[str, Any]) -> None:
+    """ceT1 crops centred on both cochleas, their labels (+ aux) and paired-truth hrT2 crops."""
     truth = root / "paired_truth"
-    index: dict[str, Any] = {
-        "splits": {"source": [], "target": []},
-        "centres": {},
-        "truth_hrT2": [],
-        "truth_label": [],
-    }
     (out / "source").mkdir(parents=True, exist_ok=True)
-    (out / "target").mkdir(parents=True, exist_ok=True)
-    for case, path in tqdm(src.items(), desc="prepare source", dynamic_ncols=True):
+    for case, path in tqdm(files.items(), desc="prepare source", dynamic_ncols=True):
         label = read_image(root / "source_training" / f"{case}_Label.nii.gz")
         aux_path = root / "source_training" / f"{case}_Aux.nii.gz"
         aux = read_image(aux_path) if aux_path.is_file() else None
@@ -134,8 +110,15 @@ def prepare_data(
             index["truth_hrT2"].append(case)
         index["splits"]["source"].append(case)
         index["centres"][case] = list(centre)
+
+
+def _prepare_target(root: Path, out: Path, files: dict[str, Path], cfg: PreprocessConfig,
+                    index: dict[str, Any]) -> None:
+    """The hrT2 template, hrT2 crops at the localised centres and paired-truth label crops."""
+    truth = root / "paired_truth"
+    (out / "target").mkdir(parents=True, exist_ok=True)
     images = {
-        case: read_image(path) for case, path in tqdm(tgt.items(), desc="read target", dynamic_ncols=True)
+        case: read_image(path) for case, path in tqdm(files.items(), desc="read target", dynamic_ncols=True)
     }
     template, centres = build_template(list(images.values()), cfg)
     np.save(out / "template_hrT2.npy", template)
@@ -157,8 +140,34 @@ def prepare_data(
             index["truth_label"].append(case)
         index["splits"]["target"].append(case)
         index["centres"][case] = list(centre)
+
+
+def prepare_data(
+    data_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig, *, max_cases: int | None = None
+) -> dict[str, Any]:
+    """Write source/target crops, paired-truth crops (when present) and the hrT2 template.
+
+    Returns the index written to ``out_dir/index.json`` (read back as
+    :class:`~crossmoda.algorithm.training.run_index.RunIndex`).
+    """
+    root, out = Path(data_dir), Path(out_dir)
+    src = discover_cases(root / "source_training", "ceT1").files
+    tgt = discover_cases(root / "target_training", "hrT2").files
+    if max_cases is not None:
+        src = dict(list(src.items())[:max_cases])
+        tgt = dict(list(tgt.items())[:max_cases])
+    if not src or not tgt:
+        raise FileNotFoundError(f"{root}: needs source_training/*_ceT1 and target_training/*_hrT2 images")
+    index: dict[str, Any] = {
+        "splits": {"source": [], "target": []},
+        "centres": {},
+        "truth_hrT2": [],
+        "truth_label": [],
+    }
+    _prepare_source(root, out, src, cfg, index)
+    _prepare_target(root, out, tgt, cfg, index)
     index["provenance"] = provenance(
         "crossmoda-train prepare", {"data": str(root), "preprocess": cfg, "max_cases": max_cases}
     )
-    write_json_atomic(out / "index.json", index)
+    write_json_atomic(out / INDEX_FILE, index)
     return index

@@ -1,4 +1,4 @@
-"""SimpleITK preprocessing shared by training and inference.
+"""The canonical frame shared by training and inference (SimpleITK).
 
 Every image is brought to one canonical frame: an axis-aligned grid with identity direction
 (ITK's LPS; array order ``(z, y, x)`` = inferior->superior, anterior->posterior, right->left),
@@ -16,17 +16,13 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from scipy import ndimage
 
-from crossmoda.algorithm.config import PreprocessConfig
-from crossmoda.algorithm.localise import best_match, robust_scale
-
 __all__ = [
     "Box",
     "box_at",
     "resample_box",
     "normalise",
     "coarse_box",
-    "coarse_template_patch",
-    "localise",
+    "shrink",
     "centre_from_labels",
     "roi_to_input",
 ]
@@ -137,37 +133,14 @@ def coarse_box(image: sitk.Image, spacing: float, margin_mm: float = 0.0) -> Box
     )
 
 
-def _shrink(image: sitk.Image, spacing: float) -> sitk.Image:
+def shrink(image: sitk.Image, spacing: float) -> sitk.Image:
     factors = [max(int(spacing / s), 1) for s in image.GetSpacing()]
     img = sitk.Cast(image, sitk.sitkFloat32)
     return sitk.BinShrink(img, factors) if max(factors) > 1 else img
 
 
-def coarse_template_patch(
-    image: sitk.Image, centre_xyz: Vec3, cfg: PreprocessConfig
-) -> npt.NDArray[np.float32]:
-    """The low-resolution template-sized patch of ``image`` at a world centre, scaled to [0, 1]."""
-    s = cfg.coarse_spacing_mm
-    box = box_at(centre_xyz, (s, s, s), cfg.template_shape)
-    return robust_scale(resample_box(_shrink(image, s), box))
 
 
-def localise(
-    image: sitk.Image, template: npt.NDArray[np.float32], cfg: PreprocessConfig
-) -> tuple[Vec3, float]:
-    """World centre ``(x, y, z)`` (mm) of the canal region in ``image`` and the NCC score.
-
-    The image is shrunk, resampled onto an axis-aligned grid at ``cfg.coarse_spacing_mm``
-    (padded by ``cfg.search_margin_mm``), and searched with :func:`best_match`.
-    """
-    s = cfg.coarse_spacing_mm
-    box = coarse_box(image, s, cfg.search_margin_mm)
-    shape = tuple(max(b, t) for b, t in zip(box.shape, template.shape, strict=True))
-    if shape != box.shape:  # grow the search grid around the same centre
-        box = box_at(box.centre, (s, s, s), (shape[0], shape[1], shape[2]))
-    coarse = robust_scale(resample_box(_shrink(image, s), box))
-    centre_idx, score = best_match(coarse, template)
-    return box.index_to_world(centre_idx), score
 
 
 def centre_from_labels(label: sitk.Image, cochlea_value: int = 2) -> Vec3:

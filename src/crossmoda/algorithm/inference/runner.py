@@ -1,7 +1,8 @@
 """Run a case predictor over an input folder: crossMoDA folder mode or a grand-challenge job.
 
 This module only handles files: discovery, per-case isolation of failures, output layout,
-predictions tables and provenance. The model work is behind :class:`CasePredictor`.
+predictions tables and provenance. The model work is behind
+:class:`~crossmoda.algorithm.inference.case_output.CasePredictor`.
 
 Folder mode (crossMoDA 2022 container convention)::
 
@@ -22,14 +23,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 import SimpleITK as sitk
 from tqdm.auto import tqdm
 
-from crossmoda.core.cases import discover_cases
+from crossmoda.algorithm.inference.case_output import CaseOutput, CasePredictor
+from crossmoda.core.cases import IMAGE_EXTENSIONS, discover_cases
 from crossmoda.core.errors import CrossmodaError
 from crossmoda.core.io import Geometry, read_image, write_label_map, write_label_map_like
 from crossmoda.core.koos import write_koos_csv
@@ -40,8 +40,6 @@ __all__ = [
     "GC_INPUT_SLUG",
     "GC_OUTPUT_SLUG",
     "Mode",
-    "CaseOutput",
-    "CasePredictor",
     "RunSummary",
     "detect_mode",
     "run_folder",
@@ -54,31 +52,6 @@ GC_INPUT_SLUG = "hrt2-mri"
 GC_OUTPUT_SLUG = "vs-cochlea-segmentation"
 GC_KOOS_FILE = "koos-grade.json"
 Mode = Literal["auto", "folder", "grand-challenge"]
-
-
-@dataclass
-class CaseOutput:
-    """What a predictor returns for one hrT2 volume.
-
-    Attributes:
-        labels: ``uint8 (z, y, x)`` on exactly the input grid; 0 background, 1 VS, 2 cochlea.
-        koos_grade: Predicted Koos grade 1-4.
-        koos_probabilities: Probabilities of grades 1-4 (sum 1).
-        timings_s: Seconds per pipeline step.
-        extra: Anything else worth recording (features, localisation box...).
-    """
-
-    labels: npt.NDArray[np.uint8]
-    koos_grade: int
-    koos_probabilities: list[float]
-    timings_s: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class CasePredictor(Protocol):
-    """Anything that turns one hrT2 image into a :class:`CaseOutput`."""
-
-    def __call__(self, image: sitk.Image) -> CaseOutput: ...
 
 
 @dataclass
@@ -166,9 +139,9 @@ def _gc_input_image(input_dir: Path) -> Path:
                 folder = input_dir / str(interface["relative_path"])
     if not folder.resolve().is_relative_to(input_dir.resolve()):
         raise CrossmodaError(folder, "input path escapes the input folder")
-    images = sorted(p for p in folder.glob("*") if p.suffix in (".mha", ".gz", ".nii", ".nrrd"))
+    images = sorted(p for p in folder.glob("*") if p.name.lower().endswith(IMAGE_EXTENSIONS))
     if not images:
-        raise CrossmodaError(folder, "no hrT2 image (.mha) found")
+        raise CrossmodaError(folder, f"no hrT2 image ({', '.join(IMAGE_EXTENSIONS)}) found")
     if len(images) > 1:
         logger.warning("several images in %s; using %s", folder, images[0].name)
     return images[0]

@@ -1,14 +1,22 @@
-"""Post-processing of label maps on the input grid: one VS, at most one cochlea per side, the
-cochlea snapped to the bright fluid."""
+"""Post-processing of class probabilities into label maps: one VS next to a cochlea, at most one
+cochlea per side (snapped to the hrT2's bright fluid), the brainstem and two cerebellum parts.
+:func:`clean_labels` is the one entry point, used by inference (on the input grid), by
+self-training (pseudo-labels on crops) and for the Koos grader's training inputs."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import SimpleITK as sitk
 from scipy import ndimage
 
+from crossmoda.algorithm.model.spec import PostprocessSpec
+
 __all__ = [
+    "CleanLabels",
+    "clean_labels",
     "VS_MAX_COCHLEA_DISTANCE_MM",
     "largest_components",
     "one_component_per_side",
@@ -151,3 +159,56 @@ def refine_bright(
         ids = np.unique(lab[cand & part])
         out[win] |= np.isin(lab, ids[ids > 0])
     return out
+
+
+@dataclass
+class CleanLabels:
+    """Cleaned maps ``uint8 (z, y, x)``: ``labels`` 0/1 VS/2 cochlea (LABELS_2022), ``aux``
+    0/1 brainstem/2 cerebellum (AUX_LABELS); a refined cochlea may overlap ``aux``."""
+
+    labels: npt.NDArray[np.uint8]
+    aux: npt.NDArray[np.uint8]
+    vs: npt.NDArray[np.bool_]
+
+    def combined(self) -> npt.NDArray[np.uint8]:
+        """One map in the segmenter's classes (1 VS, 2 cochlea, 3 brainstem, 4 cerebellum);
+        VS and cochlea win over the auxiliary structures."""
+        out = np.where(self.aux > 0, self.aux + 2, 0).astype(np.uint8)
+        out[self.labels > 0] = self.labels[self.labels > 0]
+        return out
+
+
+def clean_labels(
+    probs: npt.NDArray[np.floating],
+    spacing_mm: tuple[float, float, float],
+    side_of: npt.NDArray[np.float64] | None = None,
+    image: npt.NDArray[np.floating] | None = None,
+    spec: PostprocessSpec | None = None,
+) -> CleanLabels:
+    """Clean class probabilities ``(5, z, y, x)`` (spacing ``(z, y, x)`` mm).
+
+    Args:
+        side_of: Signed lateral coordinate per voxel (broadcastable), which splits the cochleas
+            into sides; ``None``: the x centre of the array (a crop centred on both canals).
+        image: The hrT2 on the same grid; with ``spec.cochlea_refine_mm > 0`` each cochlea is
+            snapped to its bright fluid (:func:`refine_bright`). ``None``: no refinement.
+        spec: Post-processing settings (default :class:`PostprocessSpec`).
+    """
+    spec = spec or PostprocessSpec()
+    arg = np.argmax(probs, axis=0)
+    if side_of is None:
+        x = np.arange(arg.shape[2], dtype=np.float64) - (arg.shape[2] - 1) / 2
+        side_of = x[None, None, :]
+    cochlea = one_component_per_side(arg == 2, side_of)
+    if image is not None and spec.cochlea_refine_mm > 0:
+        cochlea = refine_bright(cochlea, image, spacing_mm, spec.cochlea_refine_mm, spec.cochlea_context_mm)
+    vs = vs_component(arg == 1, probs[1], cochlea, spacing_mm)
+    brainstem = largest_components(arg == 3, 1)
+    cerebellum = largest_components(arg == 4, 2)
+    labels = np.zeros(arg.shape, dtype=np.uint8)
+    aux = np.zeros(arg.shape, dtype=np.uint8)
+    labels[cochlea] = 2
+    labels[vs] = 1
+    aux[brainstem] = 1
+    aux[cerebellum & ~brainstem] = 2
+    return CleanLabels(labels, aux, vs)

@@ -9,7 +9,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossmoda.algorithm.runner import Mode, RunSummary, detect_mode, run_folder, run_grand_challenge
+from crossmoda.algorithm.inference.runner import (
+    Mode,
+    RunSummary,
+    detect_mode,
+    run_folder,
+    run_grand_challenge,
+)
 from crossmoda.core.errors import CrossmodaError
 
 __all__ = ["AlgorithmConfig", "resolve_model_dir", "run_algorithm", "main"]
@@ -29,6 +35,8 @@ class AlgorithmConfig:
     mode: str
     device: str
     tta: bool
+    cochlea_refine_mm: float | None = None
+    """Overrides the model's post-processing setting when given."""
 
 
 def resolve_model_dir(model: Path | None, name: str = "adapted") -> Path:
@@ -37,24 +45,25 @@ def resolve_model_dir(model: Path | None, name: str = "adapted") -> Path:
         return model
     if (GC_MODEL_DIR / "model.json").is_file():
         return GC_MODEL_DIR
-    from crossmoda.algorithm.predictor import shipped_model_dir
+    from crossmoda.algorithm.model.shipped import shipped_model_dir
 
     return shipped_model_dir(name)
 
 
 def run_algorithm(
     input_dir: Path, output_dir: Path, model_dir: Path | None = None, mode: Mode = "auto",
-    device: str = "auto", tta: bool = False,
+    device: str = "auto", tta: bool = False, cochlea_refine_mm: float | None = None,
 ) -> RunSummary:
     """Load the model once and predict every case of ``input_dir`` into ``output_dir``."""
-    from crossmoda.algorithm.predictor import make_case_predictor
+    from crossmoda.algorithm.inference.predictor import make_case_predictor
 
     if not input_dir.is_dir():
         raise FileNotFoundError(f"{input_dir}: input folder not found")
     resolved_mode = detect_mode(input_dir) if mode == "auto" else mode
     model = resolve_model_dir(model_dir)
-    predictor, device_used = make_case_predictor(model, device=device, tta=tta)
-    config = AlgorithmConfig(input_dir, output_dir, model, resolved_mode, device_used, tta)
+    predictor, device_used = make_case_predictor(model, device=device, tta=tta,
+                                                 cochlea_refine_mm=cochlea_refine_mm)
+    config = AlgorithmConfig(input_dir, output_dir, model, resolved_mode, device_used, tta, cochlea_refine_mm)
     logger.info("mode %s, model %s, device %s", resolved_mode, model, device_used)
     if resolved_mode == "grand-challenge":
         return run_grand_challenge(input_dir, output_dir, predictor, config)
@@ -72,12 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=os.environ.get("CROSSMODA_DEVICE", "auto"),
                         help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--tta", action="store_true", help="test-time flip augmentation")
+    parser.add_argument("--cochlea-refine-mm", type=float, default=None,
+                        help="cochlea refinement distance in mm, 0 to switch it off (default: the model's)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        summary = run_algorithm(args.input, args.output, args.model, args.mode, args.device, args.tta)
+        summary = run_algorithm(args.input, args.output, args.model, args.mode, args.device, args.tta,
+                                args.cochlea_refine_mm)
     except (FileNotFoundError, ValueError, CrossmodaError) as err:
         logger.error("%s", err)
         return 2

@@ -6,7 +6,8 @@ Names in the code and in the paper (Zhu et al. 2017, as in pytorch-CycleGAN):
 small-structure term: a 2D segmenter ``S`` (VS, cochlea) trained on ``G_A(ceT1)`` with the source
 labels, whose loss also flows into ``G_A`` so the cochleas and the tumour stay visible in the
 pseudo-hrT2 (the segmentation-consistency idea of PAST 2.0 and MAI in crossMoDA 2022), a
-population-atlas term, and an optional MIND structure term (:mod:`crossmoda.algorithm.mind`).
+population-atlas term, and an optional MIND structure term
+(:mod:`crossmoda.algorithm.training.translation.mind`).
 """
 
 from __future__ import annotations
@@ -22,26 +23,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from crossmoda.algorithm.config import TranslateConfig
-from crossmoda.algorithm.data import Volume
-from crossmoda.algorithm.mind import mind_loss
-from crossmoda.algorithm.segmentation import load_state, save_state
-from crossmoda.algorithm.translation_nets import (
-    CurveGenerator,
-    LocalGenerator,
-    PatchDiscriminator,
-    ResnetGenerator,
-    build_generator,
-    build_translation_nets,
-)
+from crossmoda.algorithm.model.network import load_state, save_state
+from crossmoda.algorithm.training.config import TranslateConfig
+from crossmoda.algorithm.training.data import Volume
+from crossmoda.algorithm.training.schedules import linear_decay_second_half, set_learning_rates
+from crossmoda.algorithm.training.translation.mind import mind_loss
+from crossmoda.algorithm.training.translation.nets import build_translation_nets
 
 __all__ = [
-    "ResnetGenerator",
-    "LocalGenerator",
-    "CurveGenerator",
-    "build_generator",
-    "PatchDiscriminator",
-    "build_translation_nets",
     "train_translation",
     "population_atlas",
     "Patches",
@@ -155,90 +144,60 @@ def _ls(pred: torch.Tensor, value: float) -> torch.Tensor:
     return torch.mean((pred - value) ** 2)
 
 
-def train_translation(
-    source: Sequence[Volume],
-    target: Sequence[Volume],
-    cfg: TranslateConfig,
-    out_dir: Path,
-    *,
-    device: torch.device,
-    seed: int,
-) -> dict[str, torch.Tensor]:
-    """Train (or resume) the CycleGAN; returns the ``G_A`` state dict (ceT1 -> hrT2).
-
-    ``source``: ceT1 crops with labels; ``target``: hrT2 crops (labels unused). Writes
-    ``out_dir/checkpoint.pt`` (all nets, optimisers, iteration) and ``out_dir/G_A.pt``.
-    """
-    from monai.losses import DiceCELoss
-
-    final, ckpt = out_dir / "G_A.pt", out_dir / "checkpoint.pt"
-    if final.exists():
-        return load_state(final)
-    torch.manual_seed(seed)
-    nets = build_translation_nets(cfg)
-    for net in nets.values():
-        net.to(device).train()
+def _optimisers(nets: dict[str, nn.Module], cfg: TranslateConfig) -> dict[str, torch.optim.Optimizer]:
+    """Adam for the generators (``opt_g``), the discriminators (``opt_d``) and ``S`` (``opt_s``)."""
     betas = (0.5, 0.999)
     # Adam moves every parameter by about ``lr`` per step: a curve knot (an intensity, in z-score
-    # units) has to travel ~2, hence its own, larger rate (``cfg.curve_lr``)
+    # units) has to travel across the whole intensity range, hence its own, larger rate
     curves = [p for g in ("G_A", "G_B") for n, p in nets[g].named_parameters() if n == "heights"]
     rest = [p for g in ("G_A", "G_B") for n, p in nets[g].named_parameters() if n != "heights"]
     groups = [{"params": rest, "base_lr": cfg.lr}]
     if curves:
         groups.append({"params": curves, "base_lr": cfg.curve_lr})
-    opt_g = torch.optim.Adam([{**g, "lr": g["base_lr"]} for g in groups], lr=cfg.lr, betas=betas)
-    opt_d = torch.optim.Adam([*nets["D_A"].parameters(), *nets["D_B"].parameters()], lr=cfg.lr, betas=betas)
-    opt_s = torch.optim.Adam(nets["S"].parameters(), lr=1e-3)
-    start = 0
-    if ckpt.exists():
-        state = load_state(ckpt)
-        for name, net in nets.items():
-            net.load_state_dict(state[name])
-        for name, opt in (("opt_g", opt_g), ("opt_d", opt_d), ("opt_s", opt_s)):
-            opt.load_state_dict(state[name])
-        start = int(state["iteration"])
-        logger.info("translate: resuming at iteration %d/%d", start, cfg.iterations)
-    rng = np.random.default_rng([seed, start])
-    # population atlases (hrT2 for G_A's outputs, ceT1 for G_B's), blurred like the fakes
-    atlas_a = atlas_b = None
-    if cfg.lambda_atlas > 0:
-        to_t = lambda a: _low_pass(torch.from_numpy(a)[:, None], cfg.atlas_sigma)[:, 0].numpy()  # noqa: E731
-        atlas_a = to_t(population_atlas(source))
-        atlas_b = to_t(population_atlas(target))
-    l1 = nn.L1Loss()
-    seg_loss = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
-    G_A, G_B, S = (nets[k] for k in ("G_A", "G_B", "S"))  # noqa: N806
-    sigma = cfg.d_blur_sigma
+    return {
+        "opt_g": torch.optim.Adam([{**g, "lr": g["base_lr"]} for g in groups], lr=cfg.lr, betas=betas),
+        "opt_d": torch.optim.Adam([*nets["D_A"].parameters(), *nets["D_B"].parameters()], lr=cfg.lr,
+                                  betas=betas),
+        "opt_s": torch.optim.Adam(nets["S"].parameters(), lr=1e-3),
+    }
 
-    def judge(name: str, x: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
-        x = _low_pass(x, sigma)
-        if cfg.d_coords:
+
+class _CycleGANStep:
+    """One iteration of the CycleGAN with its segmentation, atlas and MIND terms."""
+
+    def __init__(self, nets: dict[str, nn.Module], opts: dict[str, torch.optim.Optimizer],
+                 cfg: TranslateConfig, device: torch.device) -> None:
+        from monai.losses import DiceCELoss
+
+        self.nets, self.opts, self.cfg, self.device = nets, opts, cfg, device
+        self.l1 = nn.L1Loss()
+        self.seg_loss = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
+
+    def judge(self, name: str, x: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        """Discriminator ``name`` on ``x`` (blurred; with the pixel positions when ``d_coords``)."""
+        x = _low_pass(x, self.cfg.d_blur_sigma)
+        if self.cfg.d_coords:
             x = torch.cat([x, loc], dim=1)
-        return nets[name](x)  # type: ignore[no-any-return]
+        return self.nets[name](x)  # type: ignore[no-any-return]
 
-    bar = tqdm(
-        range(start, cfg.iterations),
-        desc="translate",
-        initial=start,
-        total=cfg.iterations,
-        dynamic_ncols=True,
-    )
-    for it in bar:
-        frac = 1.0 - max(0.0, (it - cfg.iterations / 2) / (cfg.iterations / 2))  # linear decay, 2nd half
-        for opt in (opt_g, opt_d):
-            for group in opt.param_groups:
-                group["lr"] = group.get("base_lr", cfg.lr) * frac
-        pa = _slice_patches(source, cfg.batch_size, cfg.patch, rng, cfg.label_patch_fraction, atlas=atlas_b)
-        pb = _slice_patches(target, cfg.batch_size, cfg.patch, rng, cfg.target_prior_fraction,
-                            prior=source, atlas=atlas_a)
+    def _optimise(self, name: str, loss: torch.Tensor) -> None:
+        self.opts[name].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opts[name].step()
+
+    def __call__(self, pa: Patches, pb: Patches, frac: float) -> dict[str, float]:
+        """Update generators, discriminators and ``S`` on source ``pa`` and target ``pb`` patches;
+        ``frac``: the schedule's factor, which also weighs the atlas term. Returns the losses."""
+        cfg, device, l1 = self.cfg, self.device, self.l1
+        G_A, G_B, S = (self.nets[k] for k in ("G_A", "G_B", "S"))  # noqa: N806
         real_a, lbl_a, loc_a = pa.image.to(device), pa.label.to(device), pa.position.to(device)
         real_b, loc_b = pb.image.to(device), pb.position.to(device)
         # generators (+ structure term through S); a fake keeps the position of its input
         fake_b, fake_a = G_A(real_a), G_B(real_b)
-        loss_gan = _ls(judge("D_A", fake_b, loc_a), 1.0) + _ls(judge("D_B", fake_a, loc_b), 1.0)
+        loss_gan = _ls(self.judge("D_A", fake_b, loc_a), 1.0) + _ls(self.judge("D_B", fake_a, loc_b), 1.0)
         loss_cyc = l1(G_B(fake_b), real_a) + l1(G_A(fake_a), real_b)
         loss_idt = l1(G_A(real_b), real_b) + l1(G_B(real_a), real_a)
-        loss_seg = seg_loss(S(fake_b), lbl_a)
+        loss_seg = self.seg_loss(S(fake_b), lbl_a)
         loss_atlas = torch.zeros((), device=device)
         if pa.atlas is not None and pb.atlas is not None:
             # population term: a translated patch, blurred, should resemble the other modality's
@@ -259,40 +218,85 @@ def train_translation(
             + cfg.lambda_seg * loss_seg
             + cfg.lambda_atlas * frac * loss_atlas
         )
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        self._optimise("opt_g", loss_g)
         # discriminators and S on detached fakes
         fb, fa = fake_b.detach(), fake_a.detach()
         loss_d = 0.5 * (
-            _ls(judge("D_A", real_b, loc_b), 1.0)
-            + _ls(judge("D_A", fb, loc_a), 0.0)
-            + _ls(judge("D_B", real_a, loc_a), 1.0)
-            + _ls(judge("D_B", fa, loc_b), 0.0)
+            _ls(self.judge("D_A", real_b, loc_b), 1.0)
+            + _ls(self.judge("D_A", fb, loc_a), 0.0)
+            + _ls(self.judge("D_B", real_a, loc_a), 1.0)
+            + _ls(self.judge("D_B", fa, loc_b), 0.0)
         )
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        loss_s = seg_loss(S(fb), lbl_a)
-        opt_s.zero_grad(set_to_none=True)
-        loss_s.backward()
-        opt_s.step()
-        bar.set_postfix(
-            G=f"{loss_gan.item():.2f}",
-            cyc=f"{loss_cyc.item():.2f}",
-            D=f"{loss_d.item():.2f}",
-            atlas=f"{loss_atlas.item():.2f}",
-            mind=f"{loss_mind.item():.3f}",
-            S=f"{loss_s.item():.2f}",
-        )
+        self._optimise("opt_d", loss_d)
+        loss_s = self.seg_loss(S(fb), lbl_a)
+        self._optimise("opt_s", loss_s)
+        return {"G": loss_gan.item(), "cyc": loss_cyc.item(), "D": loss_d.item(),
+                "atlas": loss_atlas.item(), "mind": loss_mind.item(), "S": loss_s.item()}
+
+
+def _atlases(source: Sequence[Volume], target: Sequence[Volume],
+             cfg: TranslateConfig) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.float32] | None]:
+    """Population atlases (hrT2 for G_A's outputs, ceT1 for G_B's), blurred like the fakes."""
+    if cfg.lambda_atlas <= 0:
+        return None, None
+
+    def blurred(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return _low_pass(torch.from_numpy(a)[:, None], cfg.atlas_sigma)[:, 0].numpy()  # type: ignore[no-any-return]
+
+    return blurred(population_atlas(source)), blurred(population_atlas(target))
+
+
+def train_translation(
+    source: Sequence[Volume],
+    target: Sequence[Volume],
+    cfg: TranslateConfig,
+    out_dir: Path,
+    *,
+    device: torch.device,
+    seed: int,
+) -> dict[str, torch.Tensor]:
+    """Train (or resume) the CycleGAN; returns the ``G_A`` state dict (ceT1 -> hrT2).
+
+    ``source``: ceT1 crops with labels; ``target``: hrT2 crops (labels unused). Writes
+    ``out_dir/checkpoint.pt`` (all nets, optimisers, iteration) and ``out_dir/G_A.pt``.
+    """
+    final, ckpt = out_dir / "G_A.pt", out_dir / "checkpoint.pt"
+    if final.exists():
+        return load_state(final)
+    torch.manual_seed(seed)
+    nets = build_translation_nets(cfg)
+    for net in nets.values():
+        net.to(device).train()
+    opts = _optimisers(nets, cfg)
+    start = 0
+    if ckpt.exists():
+        state = load_state(ckpt)
+        for name, net in nets.items():
+            net.load_state_dict(state[name])
+        for name, opt in opts.items():
+            opt.load_state_dict(state[name])
+        start = int(state["iteration"])
+        logger.info("translate: resuming at iteration %d/%d", start, cfg.iterations)
+    rng = np.random.default_rng([seed, start])
+    atlas_a, atlas_b = _atlases(source, target, cfg)
+    step = _CycleGANStep(nets, opts, cfg, device)
+    bar = tqdm(range(start, cfg.iterations), desc="translate", initial=start, total=cfg.iterations,
+               dynamic_ncols=True)
+    for it in bar:
+        frac = linear_decay_second_half(it, cfg.iterations)
+        for name in ("opt_g", "opt_d"):
+            set_learning_rates(opts[name], cfg.lr, frac)
+        pa = _slice_patches(source, cfg.batch_size, cfg.patch, rng, cfg.label_patch_fraction, atlas=atlas_b)
+        pb = _slice_patches(target, cfg.batch_size, cfg.patch, rng, cfg.target_prior_fraction,
+                            prior=source, atlas=atlas_a)
+        losses = step(pa, pb, frac)
+        bar.set_postfix({k: f"{v:.3f}" if k == "mind" else f"{v:.2f}" for k, v in losses.items()})
         done = it + 1
         if done % cfg.checkpoint_every == 0 and done < cfg.iterations:
             state = {name: net.state_dict() for name, net in nets.items()}
-            state.update(
-                opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), opt_s=opt_s.state_dict(), iteration=done
-            )
+            state.update({name: opt.state_dict() for name, opt in opts.items()}, iteration=done)
             save_state(ckpt, state)
-    weights = {k: v.detach().cpu() for k, v in G_A.state_dict().items()}
+    weights = {k: v.detach().cpu() for k, v in nets["G_A"].state_dict().items()}
     save_state(final, weights)
     save_state(out_dir / "nets.pt", {name: net.state_dict() for name, net in nets.items()})
     if ckpt.exists():

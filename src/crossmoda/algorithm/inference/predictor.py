@@ -1,33 +1,27 @@
 """One callable per model folder: hrT2 image -> labels on its grid + Koos grade.
 
-Glues the segmentation API (:mod:`crossmoda.algorithm.inference`) and the Koos grader
-(:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.runner.CasePredictor`
+Joins the segmentation API (:mod:`crossmoda.algorithm.inference.predict`) and the Koos grader
+(:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.inference.case_output.CasePredictor`
 the container runner drives. A model folder holds the segmenter files described in
-:mod:`crossmoda.algorithm.inference` plus ``koos_model.json`` (the grader, plain JSON).
+:mod:`crossmoda.algorithm.inference.predict` plus ``koos_model.json`` (the grader, plain JSON).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
-from crossmoda.algorithm.inference import Model, ModelError, load_model, predict_case
-from crossmoda.algorithm.inference import shipped_model_dir as _shipped_model_dir
+from crossmoda.algorithm.inference.case_output import CaseOutput, CasePredictor
+from crossmoda.algorithm.inference.predict import Model, load_model, predict_case
 from crossmoda.algorithm.koos.model import KoosModel, load_koos_model, predict_koos
-from crossmoda.algorithm.runner import CaseOutput, CasePredictor
+from crossmoda.algorithm.model.spec import KOOS_MODEL_FILE, ModelError
 from crossmoda.core.io import Geometry
 
-__all__ = ["KOOS_MODEL_FILE", "SegmentAndGrade", "shipped_model_dir", "make_case_predictor"]
-
-KOOS_MODEL_FILE = "koos_model.json"
-
-
-def shipped_model_dir(name: str = "adapted") -> Path:
-    """Folder of a model shipped with the package: ``adapted`` or ``no_adaptation``."""
-    return _shipped_model_dir(name)
+__all__ = ["SegmentAndGrade", "make_case_predictor"]
 
 
 class SegmentAndGrade:
@@ -59,15 +53,20 @@ class SegmentAndGrade:
 
 
 def make_case_predictor(
-    model_dir: str | Path, device: str = "auto", tta: bool = False
+    model_dir: str | Path, device: str = "auto", tta: bool = False, cochlea_refine_mm: float | None = None
 ) -> tuple[CasePredictor, str]:
     """Load a model folder (segmenter + Koos grader) once; return the predictor and its device.
+    ``cochlea_refine_mm`` overrides the model's post-processing setting when given.
 
     Raises:
         ModelError: the folder is not a valid model for this code (the message says why).
     """
     root = Path(model_dir)
     model = load_model(root, device=device)
+    if cochlea_refine_mm is not None:
+        if cochlea_refine_mm < 0:
+            raise ValueError(f"cochlea_refine_mm must be >= 0, got {cochlea_refine_mm}")
+        model.spec.postprocess = replace(model.spec.postprocess, cochlea_refine_mm=cochlea_refine_mm)
     koos_path = root / KOOS_MODEL_FILE
     if not koos_path.is_file():
         raise ModelError(root, f"{KOOS_MODEL_FILE} missing: the model folder has no Koos grader")

@@ -1,4 +1,4 @@
-"""Networks of the ceT1 -> hrT2 translation (:mod:`crossmoda.algorithm.translation`).
+"""Networks of the ceT1 -> hrT2 translation (:mod:`crossmoda.algorithm.training.translation.loop`).
 
 Generators (``resnet``: the CycleGAN ResNet generator of Zhu et al. 2017; ``local``: a small
 receptive field and no normalisation, a learned intensity mapping with a little context;
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from crossmoda.algorithm.config import TranslateConfig
+from crossmoda.algorithm.training.config import TranslateConfig
 
 __all__ = [
     "ResnetGenerator",

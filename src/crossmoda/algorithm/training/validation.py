@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from crossmoda.algorithm.inference import load_model, predict_case
+from crossmoda.algorithm.inference.predict import load_model, predict_case
 
 __all__ = ["validate_model", "translation_quality"]
 

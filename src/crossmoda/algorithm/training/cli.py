@@ -7,7 +7,7 @@ Sub-commands (each resumes: finished stages are skipped, interrupted ones resume
     crossmoda-train prepare|translate|segment|self-train DATA --output RUN ...
     crossmoda-train koos RUN --data DATA ...   (the Koos grader's, see ``crossmoda-train koos --help``)
 
-Multi-GPU: ``torchrun --nproc_per_node=N -m crossmoda.algorithm.train_cli segment DATA --output RUN``.
+Multi-GPU: ``torchrun --nproc_per_node=N -m crossmoda.algorithm.training.cli segment DATA --output RUN``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crossmoda.algorithm.config import TrainConfig, load_config
+from crossmoda.algorithm.training.config import TrainConfig, load_config
 
 __all__ = ["train", "main"]
 
@@ -34,32 +34,33 @@ def train(stage: str, data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[s
     Raises:
         FileNotFoundError: missing data folder or an earlier stage not run yet.
     """
-    from crossmoda.algorithm import pipeline
-    from crossmoda.algorithm.segmentation import resolve_device
+    from crossmoda.algorithm.model.network import resolve_device
+    from crossmoda.algorithm.training import chain
+    from crossmoda.algorithm.training.stages import stage_done
 
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: data folder not found")
     if stage == "all":
-        return pipeline.run_all(data_dir, run_dir, cfg)
+        return chain.run_all(data_dir, run_dir, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     from crossmoda.core.provenance import provenance, write_json_atomic
 
     # one stage alone: its resolved configuration beside the run's (``config.json`` is the chain's)
     write_json_atomic(run_dir / f"config_{stage.replace('-', '_')}.json",
                       {**cfg.to_dict(), "provenance": provenance("crossmoda-train", cfg)})
-    pipeline.run_prepare(data_dir, run_dir, cfg)
+    chain.run_prepare(data_dir, run_dir, cfg)
     device = resolve_device(cfg.device)
     if stage == "prepare":
         return {"prepared": str(run_dir / "data")}
     if stage == "translate":
-        return pipeline.run_translate(run_dir, cfg, device)
+        return chain.run_translate(run_dir, cfg, device)
     if stage == "segment":
-        if cfg.mode == "adapted" and not (run_dir / "translate" / "done.json").is_file():
+        if cfg.mode == "adapted" and stage_done(run_dir / "translate") is None:
             raise FileNotFoundError(f"{run_dir}: run `crossmoda-train translate` first")
-        return pipeline.run_segment(data_dir, run_dir, cfg, device)
-    if not (run_dir / "segment" / "done.json").is_file():
+        return chain.run_segment(data_dir, run_dir, cfg, device)
+    if stage_done(run_dir / "segment") is None:
         raise FileNotFoundError(f"{run_dir}: run `crossmoda-train segment` first")
-    return pipeline.run_self_train(data_dir, run_dir, cfg, device)
+    return chain.run_self_train(data_dir, run_dir, cfg, device)
 
 
 def main(argv: list[str] | None = None) -> int:

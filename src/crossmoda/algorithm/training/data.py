@@ -1,7 +1,7 @@
 """The training data layer: crops saved as ``.npy`` read with numpy, patches and augmentations
 with numpy + torch + MONAI only (no SimpleITK), so the loop runs on a bare GPU machine.
 
-Folder layout written by :mod:`crossmoda.algorithm.prepare` (arrays ``(z, y, x)``)::
+Folder layout written by :mod:`crossmoda.algorithm.training.prepare` (arrays ``(z, y, x)``)::
 
     DATA/index.json                      {"splits": {"source": [case, ...], "target": [...]}, ...}
     DATA/<split>/<case>_image.npy        float16 normalised crop (ceT1 for source, hrT2 for target)
@@ -13,7 +13,6 @@ Folder layout written by :mod:`crossmoda.algorithm.prepare` (arrays ``(z, y, x)`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ import torch
 
 __all__ = [
     "Volume",
-    "read_index",
     "load_split",
     "sample_patch",
     "random_curve",
@@ -48,12 +46,6 @@ class Volume:
         if self.image.shape != self.label.shape:
             raise ValueError(f"{self.case}: image {self.image.shape} != label {self.label.shape}")
         self.fg_index = {c: np.argwhere(self.label == c) for c in FG_CLASSES}
-
-
-def read_index(data_dir: str | Path) -> dict[str, list[str]]:
-    """Split name -> case names of a prepared data folder."""
-    index = json.loads((Path(data_dir) / "index.json").read_text(encoding="utf-8"))
-    return {k: list(v) for k, v in index["splits"].items()}
 
 
 def load_split(

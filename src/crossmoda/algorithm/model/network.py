@@ -1,0 +1,71 @@
+"""The segmentation network of a model folder: build it from its :class:`NetworkSpec`, save and
+load its weights, pick the device."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crossmoda.algorithm.model.spec import CLASS_NAMES
+
+__all__ = ["resolve_device", "build_segmenter", "save_state", "load_state", "unwrap"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"cpu"``, ``"cuda"`` (``cuda:LOCAL_RANK`` under torchrun) or ``"auto"``."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("--device cuda requested but no CUDA device is available")
+        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    return torch.device(name)
+
+
+def build_segmenter(
+    filters: Sequence[int], in_channels: int = 1, out_channels: int = len(CLASS_NAMES)
+) -> torch.nn.Module:
+    """A DynUNet for anisotropic ``(z, y, x)`` crops: the first level convolves in-plane only and
+    does not downsample z; later levels halve every axis (z only from level 3). ``filters``: the
+    channels of each level (:attr:`NetworkSpec.filters`)."""
+    from monai.networks.nets import DynUNet
+
+    n = len(filters)
+    kernels = [[1, 3, 3]] + [[3, 3, 3]] * (n - 1)
+    strides = [[1, 1, 1], [1, 2, 2]] + [[2, 2, 2]] * (n - 2)
+    return DynUNet(
+        spatial_dims=3,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel_size=kernels,
+        strides=strides,
+        upsample_kernel_size=strides[1:],
+        filters=list(filters),
+        norm_name="instance",
+        res_block=True,
+    )
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomic ``torch.save`` (temporary file then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".partial-{path.name}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` onto the CPU."""
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    return state
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or ``model`` itself)."""
+    inner = getattr(model, "module", model)
+    assert isinstance(inner, torch.nn.Module)
+    return inner
