@@ -142,7 +142,6 @@ def run_container(
     Never raises for a failing container; the returned status says what happened.
     """
     import docker.errors
-    import requests.exceptions
 
     gpu = _want_gpu(limits)
     run = ContainerRun(image=image, log_file=log_file, gpu=gpu, limits=_limits_dict(limits))
@@ -163,37 +162,8 @@ def run_container(
     except docker.errors.APIError as err:
         run.message = f"could not create the container: {err}"
         return _finish(run, log_file)
-    t0 = time.monotonic()
     try:
-        try:
-            container.start()
-        except docker.errors.APIError as err:
-            run.message = f"could not start: {err}"
-            return _finish(run, log_file)
-        try:
-            result = container.wait(timeout=limits.time_limit_s)
-            run.runtime_s = time.monotonic() - t0
-            run.exit_code = int(result.get("StatusCode", -1))
-        except requests.exceptions.RequestException:
-            run.runtime_s = time.monotonic() - t0
-            try:
-                container.kill()
-            except docker.errors.APIError as err:  # it may have exited meanwhile
-                logger.debug("kill: %s", err)
-            run.status = "timeout"
-            run.message = f"killed after the time limit of {limits.time_limit_s:g} s"
-        _save_logs(container, log_file)
-        if run.status != "timeout":
-            container.reload()
-            state = container.attrs.get("State", {})
-            if state.get("OOMKilled"):
-                run.status = "oom"
-                run.message = f"killed for exceeding the memory limit of {limits.memory}"
-            elif run.exit_code != 0:
-                run.status = "crashed"
-                run.message = f"exited with status {run.exit_code}"
-            else:
-                run.status = "ok"
+        _start_and_wait(container, run, limits, log_file)
     finally:
         try:
             container.remove(force=True)
@@ -205,6 +175,46 @@ def run_container(
             run.status = "silent"
             run.message = "exited 0 but wrote no output image"
     return run
+
+
+def _start_and_wait(container: Any, run: ContainerRun, limits: Limits, log_file: Path) -> None:
+    """Start ``container``, wait up to the time limit (killing it then), save its logs and set
+    ``run``'s runtime, exit code, status and message (timeout, oom, crashed or ok)."""
+    import docker.errors
+    import requests.exceptions
+
+    t0 = time.monotonic()
+    try:
+        container.start()
+    except docker.errors.APIError as err:
+        run.message = f"could not start: {err}"
+        _finish(run, log_file)
+        return
+    try:
+        result = container.wait(timeout=limits.time_limit_s)
+        run.runtime_s = time.monotonic() - t0
+        run.exit_code = int(result.get("StatusCode", -1))
+    except requests.exceptions.RequestException:
+        run.runtime_s = time.monotonic() - t0
+        try:
+            container.kill()
+        except docker.errors.APIError as err:  # it may have exited meanwhile
+            logger.debug("kill: %s", err)
+        run.status = "timeout"
+        run.message = f"killed after the time limit of {limits.time_limit_s:g} s"
+    _save_logs(container, log_file)
+    if run.status == "timeout":
+        return
+    container.reload()
+    state = container.attrs.get("State", {})
+    if state.get("OOMKilled"):
+        run.status = "oom"
+        run.message = f"killed for exceeding the memory limit of {limits.memory}"
+    elif run.exit_code != 0:
+        run.status = "crashed"
+        run.message = f"exited with status {run.exit_code}"
+    else:
+        run.status = "ok"
 
 
 def _finish(run: ContainerRun, log_file: Path) -> ContainerRun:
