@@ -27,6 +27,7 @@ from crossmoda.algorithm.model.spec import (
     read_model_json,
     spec_from_model_json,
 )
+from crossmoda.algorithm.training.prepare import data_label_map, prepare_data
 from crossmoda.core.io import Geometry, read_image, read_label_map
 from crossmoda.core.labels import LABELS_2022, LABELS_2023
 from crossmoda.evaluation.cli import main as evaluate_main
@@ -202,3 +203,27 @@ def test_2022_model_refuses_2023_cases(tmp_path: Path) -> None:
     assert algorithm_main(["--input", str(job.parents[1]), "--output", str(gc_out), "--model", str(model),
                            "--device", "cpu"]) == 1
     assert not (gc_out / "images").exists()
+
+
+def _touch(root: Path, *names: str) -> Path:
+    for name in names:
+        split, file = name.split("/")
+        (root / split).mkdir(parents=True, exist_ok=True)
+        (root / split / file).write_bytes(b"")
+    return root
+
+
+def test_training_data_label_map_from_case_names(tmp_path: Path) -> None:
+    data_2022 = _touch(tmp_path / "a", "source_training/crossmoda2022_etz_1_ceT1.nii.gz",
+                       "target_training/crossmoda2022_ldn_2_hrT2.nii.gz")
+    assert data_label_map(data_2022) == "crossmoda2022"
+    data_2023 = _touch(tmp_path / "b", "source_training/crossmoda2023_etz_1_ceT1.nii.gz",
+                       "target_training/crossmoda2023_ukm_2_T2.nii.gz")
+    assert data_label_map(data_2023) == "crossmoda2023"
+    mixed = _touch(tmp_path / "c", "source_training/crossmoda2023_etz_1_ceT1.nii.gz",
+                   "target_training/crossmoda2022_ldn_2_hrT2.nii.gz")
+    with pytest.raises(ValueError, match="mixes crossMoDA 2023 cases"):
+        data_label_map(mixed)
+    with pytest.raises(ValueError, match="crossmoda2022 models .* only"):  # never a silent 2-class model
+        prepare_data(data_2023, tmp_path / "prepared", PRE)
+    assert not (tmp_path / "prepared").exists()
