@@ -54,8 +54,11 @@ def run_algorithm(
     input_dir: Path, output_dir: Path, model_dir: Path | None = None, mode: Mode = "auto",
     device: str = "auto", tta: bool = False, cochlea_refine_mm: float | None = None,
 ) -> RunSummary:
-    """Load the model once and predict every case of ``input_dir`` into ``output_dir``."""
+    """Load the model once and predict every case of ``input_dir`` into ``output_dir``, in the
+    file layout of the model's task (its label map: 2022 or 2023)."""
+    from crossmoda.algorithm.inference.layout import layout_for
     from crossmoda.algorithm.inference.predictor import make_case_predictor
+    from crossmoda.algorithm.model.spec import read_model_json
 
     if not input_dir.is_dir():
         raise FileNotFoundError(f"{input_dir}: input folder not found")
@@ -64,10 +67,11 @@ def run_algorithm(
     predictor, device_used = make_case_predictor(model, device=device, tta=tta,
                                                  cochlea_refine_mm=cochlea_refine_mm)
     config = AlgorithmConfig(input_dir, output_dir, model, resolved_mode, device_used, tta, cochlea_refine_mm)
-    logger.info("mode %s, model %s, device %s", resolved_mode, model, device_used)
+    layout = layout_for(read_model_json(model)[0].label_map)
+    logger.info("mode %s, model %s (%s), device %s", resolved_mode, model, layout.task, device_used)
     if resolved_mode == "grand-challenge":
-        return run_grand_challenge(input_dir, output_dir, predictor, config)
-    return run_folder(input_dir, output_dir, predictor, config)
+        return run_grand_challenge(input_dir, output_dir, predictor, config, layout)
+    return run_folder(input_dir, output_dir, predictor, config, layout)
 
 
 def main(argv: list[str] | None = None) -> int:

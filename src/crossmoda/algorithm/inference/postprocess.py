@@ -1,7 +1,11 @@
 """Post-processing of class probabilities into label maps: one VS next to a cochlea, at most one
 cochlea per side (snapped to the hrT2's bright fluid), the brainstem and two cerebellum parts.
 :func:`clean_labels` is the one entry point, used by inference (on the input grid), by
-self-training (pseudo-labels on crops) and for the Koos grader's training inputs."""
+self-training (pseudo-labels on crops) and for the Koos grader's training inputs.
+
+For a 2023 model (extra-/intra-meatal VS, cochlea) the VS cleaning applies to the union of the
+two tumour parts (their probabilities summed), and each kept tumour voxel then takes the part of
+larger probability; the cochlea is cleaned as for 2022 and written as label 3."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from scipy import ndimage
 
-from crossmoda.algorithm.model.spec import PostprocessSpec
+from crossmoda.algorithm.model.spec import MODEL_LABEL_MAPS, PostprocessSpec
+from crossmoda.core.labels import LABELS_2022, LABELS_2023
 
 __all__ = [
     "CleanLabels",
@@ -163,17 +168,20 @@ def refine_bright(
 
 @dataclass
 class CleanLabels:
-    """Cleaned maps ``uint8 (z, y, x)``: ``labels`` 0/1 VS/2 cochlea (LABELS_2022), ``aux``
-    0/1 brainstem/2 cerebellum (AUX_LABELS); a refined cochlea may overlap ``aux``."""
+    """Cleaned maps ``uint8 (z, y, x)``: ``labels`` in the model's label map (2022: 1 VS,
+    2 cochlea; 2023: 1 extra-meatal VS, 2 intra-meatal VS, 3 cochlea), ``aux`` 0/1 brainstem/
+    2 cerebellum (AUX_LABELS); a refined cochlea may overlap ``aux``. ``vs``: the whole tumour."""
 
     labels: npt.NDArray[np.uint8]
     aux: npt.NDArray[np.uint8]
     vs: npt.NDArray[np.bool_]
+    label_map: str = LABELS_2022.name
 
     def combined(self) -> npt.NDArray[np.uint8]:
-        """One map in the segmenter's classes (1 VS, 2 cochlea, 3 brainstem, 4 cerebellum);
-        VS and cochlea win over the auxiliary structures."""
-        out = np.where(self.aux > 0, self.aux + 2, 0).astype(np.uint8)
+        """One map in the segmenter's classes (the label map's labels, then brainstem and
+        cerebellum); VS and cochlea win over the auxiliary structures."""
+        offset = len(MODEL_LABEL_MAPS[self.label_map].labels)
+        out = np.where(self.aux > 0, self.aux + offset, 0).astype(np.uint8)
         out[self.labels > 0] = self.labels[self.labels > 0]
         return out
 
@@ -184,8 +192,10 @@ def clean_labels(
     side_of: npt.NDArray[np.float64] | None = None,
     image: npt.NDArray[np.floating] | None = None,
     spec: PostprocessSpec | None = None,
+    label_map: str = LABELS_2022.name,
 ) -> CleanLabels:
-    """Clean class probabilities ``(5, z, y, x)`` (spacing ``(z, y, x)`` mm).
+    """Clean class probabilities ``(C, z, y, x)`` (spacing ``(z, y, x)`` mm), ``C`` the segmenter
+    classes of ``label_map`` (5 for ``crossmoda2022``, 6 for ``crossmoda2023``).
 
     Args:
         side_of: Signed lateral coordinate per voxel (broadcastable), which splits the cochleas
@@ -193,7 +203,18 @@ def clean_labels(
         image: The hrT2 on the same grid; with ``spec.cochlea_refine_mm > 0`` each cochlea is
             snapped to its bright fluid (:func:`refine_bright`). ``None``: no refinement.
         spec: Post-processing settings (default :class:`PostprocessSpec`).
+        label_map: The model's label map (:data:`~crossmoda.algorithm.model.spec.MODEL_LABEL_MAPS`).
+
+    Raises:
+        ValueError: ``probs`` does not have the label map's number of classes.
     """
+    if label_map not in MODEL_LABEL_MAPS:
+        raise ValueError(f"unknown model label map {label_map!r}; known: {sorted(MODEL_LABEL_MAPS)}")
+    n_classes = len(MODEL_LABEL_MAPS[label_map].labels) + 3
+    if probs.shape[0] != n_classes:
+        raise ValueError(f"{label_map} needs {n_classes} class probabilities, got {probs.shape[0]}")
+    if label_map == LABELS_2023.name:
+        return _clean_split(probs, spacing_mm, side_of, image, spec)
     spec = spec or PostprocessSpec()
     arg = np.argmax(probs, axis=0)
     if side_of is None:
@@ -212,3 +233,23 @@ def clean_labels(
     aux[brainstem] = 1
     aux[cerebellum & ~brainstem] = 2
     return CleanLabels(labels, aux, vs)
+
+
+def _clean_split(
+    probs: npt.NDArray[np.floating],
+    spacing_mm: tuple[float, float, float],
+    side_of: npt.NDArray[np.float64] | None,
+    image: npt.NDArray[np.floating] | None,
+    spec: PostprocessSpec | None,
+) -> CleanLabels:
+    """2023 classes (0 background, 1 extra-meatal, 2 intra-meatal, 3 cochlea, 4 brainstem,
+    5 cerebellum): clean the whole tumour (1 + 2) as the 2022 VS, then split it by the larger of
+    the two part probabilities."""
+    merged = np.concatenate([probs[:1], probs[1:3].sum(axis=0, keepdims=True), probs[3:]])
+    whole = clean_labels(merged, spacing_mm, side_of, image, spec)
+    intra = probs[2] > probs[1]
+    labels = np.zeros(whole.labels.shape, dtype=np.uint8)
+    labels[whole.labels == 2] = 3
+    labels[whole.vs & ~intra] = 1
+    labels[whole.vs & intra] = 2
+    return CleanLabels(labels, whole.aux, whole.vs, LABELS_2023.name)

@@ -25,11 +25,28 @@ from crossmoda.algorithm.inference.postprocess import clean_labels
 from crossmoda.algorithm.inference.sliding_window import predict_volume
 from crossmoda.algorithm.model.network import build_segmenter, load_state, resolve_device
 from crossmoda.algorithm.model.spec import TEMPLATE_FILE, WEIGHTS_FILE, ModelError, ModelSpec, read_model_json
+from crossmoda.core.errors import CrossmodaError
 from crossmoda.core.io import Geometry, array_to_image
 
-__all__ = ["Model", "CasePrediction", "load_model", "predict_crop", "predict_case"]
+__all__ = [
+    "MAX_SPACING_MM",
+    "MIN_SLICES",
+    "Model",
+    "CasePrediction",
+    "check_input_grid",
+    "load_model",
+    "predict_crop",
+    "predict_case",
+]
 
 logger = logging.getLogger(__name__)
+
+MAX_SPACING_MM = 8.0
+"""Coarsest voxel spacing (mm, any axis) segmented: the cochlea is about 5 mm tall and the
+intra-meatal tumour part a few mm wide, so thicker slices (or thick slices with wide gaps: the
+spacing is thickness + gap) cannot show them. Routine 2D T2 has 3-5 mm slices, gaps up to 1.5 mm."""
+MIN_SLICES = 3
+"""Fewest voxels along any axis: a single-slice (2D) image has no 3D anatomy to localise."""
 
 
 @dataclass
@@ -49,7 +66,8 @@ class CasePrediction:
     """Prediction for one image, every array ``uint8 (z, y, x)`` on the input's exact grid.
 
     Attributes:
-        labels: 0 background, 1 VS, 2 cochlea (LABELS_2022).
+        labels: In the model's label map: 2022 0 background, 1 VS, 2 cochlea (LABELS_2022);
+            2023 1 extra-meatal VS, 2 intra-meatal VS, 3 cochlea (LABELS_2023).
         aux: 0 background, 1 brainstem, 2 cerebellum (AUX_LABELS).
         geometry: The input geometry.
         vs_probability: Mean VS probability inside the predicted VS (0 when none).
@@ -87,7 +105,7 @@ def load_model(model_dir: str | Path, device: str = "auto") -> Model:
         problems = "; ".join(f"{n} missing" for n in missing)
         raise ModelError(root, f"model does not match this code: {problems}")
     dev = resolve_device(device)
-    net = build_segmenter(spec.network.filters)
+    net = build_segmenter(spec.network.filters, out_channels=len(spec.classes))
     try:
         net.load_state_dict(load_state(root / WEIGHTS_FILE))
     except RuntimeError as err:
@@ -104,7 +122,8 @@ def load_model(model_dir: str | Path, device: str = "auto") -> Model:
 
 
 def predict_crop(model: Model, crop: npt.NDArray[np.float32], tta: bool = False) -> npt.NDArray[np.float32]:
-    """Class probabilities ``(5, z, y, x)`` of a normalised working-spacing crop ``(z, y, x)``."""
+    """Class probabilities ``(C, z, y, x)`` of a normalised working-spacing crop ``(z, y, x)``
+    (``C = len(model.spec.classes)``)."""
     return predict_volume(model.net, crop, model.spec.network, model.device, tta=tta)
 
 
@@ -117,6 +136,7 @@ def predict_case(image: sitk.Image, model: Model, tta: bool = False) -> CasePred
         tta: Average with the left-right flipped prediction.
     """
     t0 = time.perf_counter()
+    check_input_grid(image)
     geometry = Geometry.from_image(image)
     pre = model.spec.preprocess
     centre, score = localise(image, model.template, pre)
@@ -129,12 +149,14 @@ def predict_case(image: sitk.Image, model: Model, tta: bool = False) -> CasePred
     sub, slices = roi_to_input(probs, box, image)
     spacing_zyx = (float(image.GetSpacing()[2]), float(image.GetSpacing()[1]), float(image.GetSpacing()[0]))
     clean = clean_labels(sub, spacing_zyx, _lateral_mm(image, slices, centre[0]),
-                         sitk.GetArrayViewFromImage(image)[slices], model.spec.postprocess)
+                         sitk.GetArrayViewFromImage(image)[slices], model.spec.postprocess,
+                         label_map=model.spec.label_map)
     labels = np.zeros(geometry.shape, dtype=np.uint8)
     aux = np.zeros(geometry.shape, dtype=np.uint8)
     labels[slices] = clean.labels
     aux[slices] = clean.aux
-    vs_prob = float(sub[1][clean.vs].mean()) if clean.vs.any() else 0.0
+    n_vs = len(model.spec.labels.region("VS").labels)  # VS channels: 1 (2022) or 1-2 (2023)
+    vs_prob = float(sub[1:1 + n_vs].sum(axis=0)[clean.vs].mean()) if clean.vs.any() else 0.0
     t4 = time.perf_counter()
     return CasePrediction(
         labels=labels,
@@ -145,6 +167,24 @@ def predict_case(image: sitk.Image, model: Model, tta: bool = False) -> CasePred
         timings_s={"localise": t1 - t0, "crop": t2 - t1, "segment": t3 - t2, "postprocess": t4 - t3,
                    "total": t4 - t0},
     )
+
+
+def check_input_grid(image: sitk.Image) -> None:
+    """Refuse a grid the model cannot segment: a single-slice (2D) image, or slices too thick or
+    too far apart (:data:`MAX_SPACING_MM`, :data:`MIN_SLICES`).
+
+    Raises:
+        CrossmodaError: the message names the size or spacing and the limit.
+    """
+    size, spacing = image.GetSize(), image.GetSpacing()
+    if min(size) < MIN_SLICES:
+        raise CrossmodaError(None, f"a 2D image (size {size} voxels, x y z): the model needs a 3D "
+                                   f"volume with at least {MIN_SLICES} voxels along every axis")
+    if max(spacing) > MAX_SPACING_MM:
+        text = ", ".join(f"{v:g}" for v in spacing)
+        raise CrossmodaError(None, f"voxel spacing ({text}) mm: slices thicker or further apart than "
+                                   f"{MAX_SPACING_MM:g} mm cannot show the cochlea or the "
+                                   "intra-meatal tumour; not segmented")
 
 
 def _lateral_mm(

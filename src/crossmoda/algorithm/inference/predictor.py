@@ -1,4 +1,5 @@
-"""One callable per model folder: hrT2 image -> labels on its grid + Koos grade.
+"""One callable per model folder: hrT2 image -> labels on its grid + Koos grade (2022 models), or
+T2 image -> labels 1/2/3 on its grid (2023 models: the 2023 task has no Koos grading).
 
 Joins the segmentation API (:mod:`crossmoda.algorithm.inference.predict`) and the Koos grader
 (:mod:`crossmoda.algorithm.koos`) into the :class:`~crossmoda.algorithm.inference.case_output.CasePredictor`
@@ -20,8 +21,9 @@ from crossmoda.algorithm.inference.predict import Model, load_model, predict_cas
 from crossmoda.algorithm.koos.model import KoosModel, load_koos_model, predict_koos
 from crossmoda.algorithm.model.spec import KOOS_MODEL_FILE, ModelError
 from crossmoda.core.io import Geometry
+from crossmoda.core.labels import LABELS_2023
 
-__all__ = ["SegmentAndGrade", "make_case_predictor"]
+__all__ = ["Segment", "SegmentAndGrade", "make_case_predictor"]
 
 
 class SegmentAndGrade:
@@ -52,11 +54,27 @@ class SegmentAndGrade:
         )
 
 
+class Segment:
+    """Segment one image without grading (a 2023 model: labels 1/2/3, no Koos task)."""
+
+    def __init__(self, model: Model, tta: bool = False) -> None:
+        self.model = model
+        self.tta = tta
+
+    def __call__(self, image: sitk.Image) -> CaseOutput:
+        """Labels in the model's label map on the input grid, no Koos grade, timings."""
+        pred = predict_case(image, self.model, tta=self.tta)
+        return CaseOutput(labels=pred.labels, koos_grade=None, koos_probabilities=[],
+                          timings_s=dict(pred.timings_s),
+                          extra={"vs_probability": pred.vs_probability, "localisation": pred.localisation})
+
+
 def make_case_predictor(
     model_dir: str | Path, device: str = "auto", tta: bool = False, cochlea_refine_mm: float | None = None
 ) -> tuple[CasePredictor, str]:
     """Load a model folder (segmenter + Koos grader) once; return the predictor and its device.
-    ``cochlea_refine_mm`` overrides the model's post-processing setting when given.
+    ``cochlea_refine_mm`` overrides the model's post-processing setting when given. A 2023 model
+    (``label_map`` ``crossmoda2023``) needs no Koos grader and gets a :class:`Segment`.
 
     Raises:
         ModelError: the folder is not a valid model for this code (the message says why).
@@ -67,6 +85,8 @@ def make_case_predictor(
         if cochlea_refine_mm < 0:
             raise ValueError(f"cochlea_refine_mm must be >= 0, got {cochlea_refine_mm}")
         model.spec.postprocess = replace(model.spec.postprocess, cochlea_refine_mm=cochlea_refine_mm)
+    if model.spec.label_map == LABELS_2023.name:
+        return Segment(model, tta=tta), str(model.device)
     koos_path = root / KOOS_MODEL_FILE
     if not koos_path.is_file():
         raise ModelError(root, f"{KOOS_MODEL_FILE} missing: the model folder has no Koos grader")

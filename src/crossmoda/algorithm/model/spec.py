@@ -8,7 +8,9 @@ post-processing, plus free provenance keys: command, seed, data, training config
 
 Format 2 stores ``preprocess``, ``network`` and ``postprocess``; format 1 (the shipped models)
 stored one ``segment`` block with the training settings mixed in, from which
-:func:`spec_from_model_json` reads the same fields.
+:func:`spec_from_model_json` reads the same fields. Both formats declare the model's label map in
+``label_map`` (its full description, whose ``name`` is ``crossmoda2022`` or ``crossmoda2023``)
+and the network's output channels in ``classes``; every format-1 folder is a 2022 model.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from crossmoda.core.errors import CrossmodaError
-from crossmoda.core.labels import AUX_LABELS, LABELS_2022
+from crossmoda.core.labels import AUX_LABELS, LABELS_2022, LABELS_2023, LabelMap
 
 __all__ = [
     "CLASS_NAMES",
+    "MODEL_LABEL_MAPS",
+    "segmenter_classes",
     "MODEL_FORMAT_VERSION",
     "READABLE_FORMAT_VERSIONS",
     "MODEL_FILE",
@@ -39,8 +43,23 @@ __all__ = [
     "model_json",
 ]
 
-CLASS_NAMES: tuple[str, ...] = ("background", "VS", "cochlea", "brainstem", "cerebellum")
-"""Segmenter output channels: 1-2 from ``_Label`` (LABELS_2022), 3-4 from ``_Aux`` (AUX_LABELS)."""
+MODEL_LABEL_MAPS: dict[str, LabelMap] = {m.name: m for m in (LABELS_2022, LABELS_2023)}
+"""The label maps a model may predict: its ``_Label`` classes and its outputs' layout."""
+
+
+def segmenter_classes(label_map: str = LABELS_2022.name) -> tuple[str, ...]:
+    """Segmenter output channels of a model for ``label_map``: background, the map's labels in
+    order (channel = label value), then the auxiliary structures (``_Aux``, AUX_LABELS)."""
+    if label_map not in MODEL_LABEL_MAPS:
+        raise ValueError(f"unknown model label map {label_map!r}; known: {sorted(MODEL_LABEL_MAPS)}")
+    labels = MODEL_LABEL_MAPS[label_map].labels
+    return ("background", *(labels[k] for k in sorted(labels)),
+            *(AUX_LABELS.labels[k] for k in sorted(AUX_LABELS.labels)))
+
+
+CLASS_NAMES: tuple[str, ...] = segmenter_classes(LABELS_2022.name)
+"""Segmenter output channels of a 2022 model: 1-2 from ``_Label`` (LABELS_2022), 3-4 from
+``_Aux`` (AUX_LABELS). A 2023 model has 1-3 from ``_Label`` (LABELS_2023), 4-5 from ``_Aux``."""
 
 MODEL_FORMAT_VERSION = 2
 """Version written by :func:`model_json`."""
@@ -103,12 +122,29 @@ class PostprocessSpec:
 
 @dataclass
 class ModelSpec:
-    """Preprocessing, network and post-processing of a model folder (label maps and classes are
-    fixed by this code and checked on reading)."""
+    """Preprocessing, network and post-processing of a model folder, and the label map it
+    predicts (``crossmoda2022``: 1 VS, 2 cochlea; ``crossmoda2023``: 1 extra-meatal VS,
+    2 intra-meatal VS, 3 cochlea). The network's output classes follow from the label map
+    (:func:`segmenter_classes`) and are checked on reading."""
 
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     network: NetworkSpec = field(default_factory=NetworkSpec)
     postprocess: PostprocessSpec = field(default_factory=PostprocessSpec)
+    label_map: str = LABELS_2022.name
+
+    def __post_init__(self) -> None:
+        if self.label_map not in MODEL_LABEL_MAPS:
+            raise ValueError(f"unknown model label map {self.label_map!r}; known: {sorted(MODEL_LABEL_MAPS)}")
+
+    @property
+    def labels(self) -> LabelMap:
+        """The label map of the model's outputs."""
+        return MODEL_LABEL_MAPS[self.label_map]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The segmenter's output channels (:func:`segmenter_classes`)."""
+        return segmenter_classes(self.label_map)
 
 
 def _pick(cls: type, data: dict[str, Any]) -> Any:
@@ -132,10 +168,16 @@ def spec_from_model_json(meta: dict[str, Any], where: Path | str = MODEL_FILE) -
     version = meta.get("format_version")
     if version not in READABLE_FORMAT_VERSIONS:
         problems.append(f"format_version {version!r} not in {READABLE_FORMAT_VERSIONS}")
-    if meta.get("classes") != list(CLASS_NAMES):
-        problems.append(f"classes {meta.get('classes')!r} != {list(CLASS_NAMES)}")
-    if meta.get("label_map") != LABELS_2022.to_dict():
-        problems.append(f"label map {meta.get('label_map')!r} != {LABELS_2022.to_dict()}")
+    declared = meta.get("label_map")
+    name = declared.get("name") if isinstance(declared, dict) else None
+    if name not in MODEL_LABEL_MAPS:
+        problems.append(f"label map {declared!r} is none of {sorted(MODEL_LABEL_MAPS)}")
+        name = LABELS_2022.name
+    elif declared != MODEL_LABEL_MAPS[name].to_dict():
+        problems.append(f"label map {declared!r} != {MODEL_LABEL_MAPS[name].to_dict()}")
+    classes = list(segmenter_classes(name))
+    if meta.get("classes") != classes:
+        problems.append(f"classes {meta.get('classes')!r} != {classes} (label map {name})")
     if meta.get("aux_label_map") != AUX_LABELS.to_dict():
         problems.append(f"aux label map {meta.get('aux_label_map')!r} != {AUX_LABELS.to_dict()}")
     spacing = (meta.get("preprocess") or {}).get("spacing_mm")
@@ -147,7 +189,7 @@ def spec_from_model_json(meta: dict[str, Any], where: Path | str = MODEL_FILE) -
     network = meta["segment"] if version == 1 else meta.get("network", {})
     post = meta["segment"] if version == 1 else meta.get("postprocess", {})
     return ModelSpec(_pick(PreprocessConfig, meta["preprocess"]), _pick(NetworkSpec, network),
-                     _pick(PostprocessSpec, post))
+                     _pick(PostprocessSpec, post), label_map=name)
 
 
 def read_model_json(model_dir: Path) -> tuple[ModelSpec, dict[str, Any]]:
@@ -168,8 +210,8 @@ def model_json(spec: ModelSpec, **extra: Any) -> dict[str, Any]:
     """The ``model.json`` content of ``spec`` (current format), plus ``extra`` provenance keys."""
     return {
         "format_version": MODEL_FORMAT_VERSION,
-        "classes": list(CLASS_NAMES),
-        "label_map": LABELS_2022.to_dict(),
+        "classes": list(spec.classes),
+        "label_map": spec.labels.to_dict(),
         "aux_label_map": AUX_LABELS.to_dict(),
         "preprocess": asdict(spec.preprocess),
         "network": asdict(spec.network),

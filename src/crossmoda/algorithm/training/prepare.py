@@ -21,11 +21,12 @@ from crossmoda.algorithm.inference.frame import box_at, centre_from_labels, norm
 from crossmoda.algorithm.inference.localise import coarse_template_patch, localise
 from crossmoda.algorithm.model.spec import PreprocessConfig
 from crossmoda.algorithm.training.run_index import INDEX_FILE
-from crossmoda.core.cases import discover_cases
+from crossmoda.core.cases import discover_cases, parse_case
 from crossmoda.core.io import read_image
+from crossmoda.core.labels import LABELS_2022, LABELS_2023
 from crossmoda.core.provenance import provenance, write_json_atomic
 
-__all__ = ["image_centre", "build_template", "merge_labels", "prepare_data"]
+__all__ = ["image_centre", "build_template", "merge_labels", "data_label_map", "prepare_data"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,35 @@ def _prepare_target(root: Path, out: Path, files: dict[str, Path], cfg: Preproce
         index["centres"][case] = list(centre)
 
 
+_DATA_FILES = (("source_training", "ceT1"), ("target_training", "hrT2"), ("target_training", "T2"))
+
+
+def data_label_map(root: Path) -> str:
+    """The label map of a crossMoDA-layout data set, from its case names: ``crossmoda2023`` when
+    every source and target case is a ``crossmoda2023_*`` case, ``crossmoda2022`` when none is
+    (2021/2022 names). ``T2`` target images count as 2023 cases.
+
+    Raises:
+        ValueError: a mix of 2023 and earlier cases (the label maps differ: label 2 is the
+            cochlea in 2022 and the intra-meatal tumour in 2023).
+    """
+    found: dict[str, list[str]] = {LABELS_2022.name: [], LABELS_2023.name: []}
+    for split, modality in _DATA_FILES:
+        if not (root / split).is_dir():
+            continue
+        for case, path in discover_cases(root / split, modality).files.items():
+            is_2023 = modality == "T2" or parse_case(case).edition == 2023
+            found[LABELS_2023.name if is_2023 else LABELS_2022.name].append(f"{split}/{path.name}")
+    if found[LABELS_2022.name] and found[LABELS_2023.name]:
+        raise ValueError(
+            f"{root}: mixes crossMoDA 2023 cases ({', '.join(found[LABELS_2023.name][:3])}, ...) with "
+            f"earlier ones ({', '.join(found[LABELS_2022.name][:3])}, ...); their label maps differ "
+            "(2022: 1 VS, 2 cochlea; 2023: 1 extra-meatal VS, 2 intra-meatal VS, 3 cochlea): "
+            "train on one edition's cases"
+        )
+    return LABELS_2023.name if found[LABELS_2023.name] else LABELS_2022.name
+
+
 def prepare_data(
     data_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig, *, max_cases: int | None = None
 ) -> dict[str, Any]:
@@ -151,6 +181,12 @@ def prepare_data(
     :class:`~crossmoda.algorithm.training.run_index.RunIndex`).
     """
     root, out = Path(data_dir), Path(out_dir)
+    if data_label_map(root) == LABELS_2023.name:
+        raise ValueError(
+            f"{root}: crossMoDA 2023 data (T2 target, labels 1 extra-meatal VS, 2 intra-meatal VS, "
+            "3 cochlea); this training chain trains crossmoda2022 models (1 VS, 2 cochlea) only, and "
+            "training on these labels would merge the tumour parts into the wrong classes"
+        )
     src = discover_cases(root / "source_training", "ceT1").files
     tgt = discover_cases(root / "target_training", "hrT2").files
     if max_cases is not None:
