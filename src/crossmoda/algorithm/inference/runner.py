@@ -35,6 +35,7 @@ from crossmoda.core.io import Geometry, read_image, write_label_map, write_label
 from crossmoda.core.koos import write_koos_csv
 from crossmoda.core.labels import LABELS_2022
 from crossmoda.core.provenance import provenance, write_json_atomic
+from crossmoda.core.untrusted import list_untrusted, read_untrusted_bytes
 
 __all__ = [
     "GC_INPUT_SLUG",
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 GC_INPUT_SLUG = "hrt2-mri"
 GC_OUTPUT_SLUG = "vs-cochlea-segmentation"
 GC_KOOS_FILE = "koos-grade.json"
+MAX_INPUTS_JSON_BYTES = 1 << 20
 Mode = Literal["auto", "folder", "grand-challenge"]
 
 
@@ -73,7 +75,7 @@ def detect_mode(input_dir: Path) -> Literal["folder", "grand-challenge"]:
 
 def _predict_one(path: Path, predictor: CasePredictor) -> tuple[sitk.Image, CaseOutput, float]:
     start = time.perf_counter()
-    image = read_image(path)
+    image = read_image(path, untrusted=True)
     output = predictor(image)
     geometry = Geometry.from_image(image)
     if output.labels.shape != geometry.shape:
@@ -89,14 +91,22 @@ def run_folder(
 ) -> RunSummary:
     """Predict every ``<case>_<modality>`` image of ``input_dir`` into ``output_dir``.
 
-    A failing case (unreadable, not 3D, non-finite, predictor error) is logged, recorded and
-    skipped; the others are still processed and their outputs kept.
+    Every entry of ``input_dir`` is untrusted (:mod:`crossmoda.core.untrusted`): a case whose
+    file is a symbolic link, a FIFO or another special file is never read, it is that case's
+    error. A failing case (refused, unreadable, truncated, not 3D, non-finite, predictor error)
+    is logged, recorded and skipped; the others are still processed and their outputs kept.
     """
     found = discover_cases(input_dir, modality)
-    summary = RunSummary(mode="folder", ignored=[p.name for p, _ in found.ignored])
+    refused = {case: f"{path.name} {reason}" for case, (path, reason) in found.refused.items()
+               if case not in found.files}
+    refused_paths = {path for path, _ in found.refused.values()}
+    summary = RunSummary(mode="folder", failures=dict(refused),
+                         ignored=[p.name for p, _ in found.ignored if p not in refused_paths])
     for name in summary.ignored:
         logger.info("ignoring %s (not a %s case image)", name, modality)
-    if not found.files:
+    for case, message in refused.items():
+        logger.error("case %s failed: %s", case, message)
+    if not found.files and not refused:
         logger.error("no <case>_%s images in %s", modality, input_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     grades: dict[str, int | None] = {}
@@ -125,21 +135,30 @@ def run_folder(
 
 
 def _gc_input_image(input_dir: Path) -> Path:
-    """The hrT2 image of a grand-challenge job (via ``inputs.json`` when it names one)."""
+    """The hrT2 image of a grand-challenge job (via ``inputs.json`` when it names one).
+
+    The folder's entries are untrusted: a link or special file is refused, never read.
+    """
     folder = input_dir / "images" / GC_INPUT_SLUG
     inputs_json = input_dir / "inputs.json"
-    if inputs_json.is_file():
+    if inputs_json.is_file() or inputs_json.is_symlink():
         try:
-            sockets = json.loads(inputs_json.read_text())
-        except json.JSONDecodeError as err:
+            sockets = json.loads(read_untrusted_bytes(inputs_json, MAX_INPUTS_JSON_BYTES))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
             raise CrossmodaError(inputs_json, f"invalid JSON: {err}") from None
         for socket in sockets if isinstance(sockets, list) else []:
-            interface = socket.get("interface") or {}
-            if interface.get("slug") == GC_INPUT_SLUG and interface.get("relative_path"):
-                folder = input_dir / str(interface["relative_path"])
+            interface = socket.get("interface") if isinstance(socket, dict) else None
+            if not isinstance(interface, dict):
+                continue
+            if interface.get("slug") == GC_INPUT_SLUG and isinstance(interface.get("relative_path"), str):
+                folder = input_dir / interface["relative_path"]
     if not folder.resolve().is_relative_to(input_dir.resolve()):
         raise CrossmodaError(folder, "input path escapes the input folder")
-    images = sorted(p for p in folder.glob("*") if p.name.lower().endswith(IMAGE_EXTENSIONS))
+    files, refused = list_untrusted(folder)
+    for path, reason in refused:
+        if path.name.lower().endswith(IMAGE_EXTENSIONS):
+            raise CrossmodaError(path, reason)
+    images = [p for p in files if p.name.lower().endswith(IMAGE_EXTENSIONS)]
     if not images:
         raise CrossmodaError(folder, f"no hrT2 image ({', '.join(IMAGE_EXTENSIONS)}) found")
     if len(images) > 1:
