@@ -1,4 +1,4 @@
-"""Benchmark of ``crossmoda-algorithm`` (issue 8 acceptance): seconds per ``full`` case and memory.
+"""Benchmark of ``crossmoda-algorithm``: seconds per ``full`` case and memory.
 
 Runs the algorithm's folder mode in this one process (model loaded once; start-up, i.e. imports
 and model loading, timed apart and excluded) on a folder of hrT2 images, by default a ``full``
@@ -6,7 +6,7 @@ phantom test set generated first (whole field of view at native resolution: 512x
 448x448 London hrT2). Reports seconds per case (file reading and writing included, as the
 runner does them), the per-step timings the predictor records, peak resident memory of the
 process, and, with ``--ground-truth``, Dice/ASSD through ``crossmoda-evaluate``'s functions.
-Limits: at most 30 s per case and 6 GB peak on a 2-core CPU; at most 3 s per case on a GPU.
+Targets: at most 30 s per case and 6 GB peak on a 2-core CPU; at most 3 s per case on a GPU.
 
 Run::
 
@@ -38,7 +38,7 @@ def _peak_rss_gb() -> float:
 
 def _pad_slices(images: Path, labels: Path, out: Path, slices: int) -> tuple[Path, Path]:
     """Copies of the hrT2 images (and labels) mirror-padded along z to at least ``slices`` slices,
-    so the benchmark runs at the 512 x 512 x 120 size of the acceptance (the phantom's ``full``
+    so the benchmark runs at the 512 x 512 x 120 size of a clinical hrT2 (the phantom's ``full``
     hrT2 has 55-61 slices). Geometry stays consistent: the origin moves with the padding."""
     import SimpleITK as sitk
 

@@ -126,6 +126,7 @@ def run(run_dir: Path, checkpoint: Path | None, cases: int) -> dict[str, Any]:
     from crossmoda.algorithm.inference.sliding_window import predict_volume
     from crossmoda.algorithm.model.network import build_segmenter, load_state
     from crossmoda.algorithm.training.config import config_from_dict
+    from crossmoda.algorithm.training.run_index import RunIndex
 
     torch.set_num_threads(1)
     raw = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
@@ -137,8 +138,7 @@ def run(run_dir: Path, checkpoint: Path | None, cases: int) -> dict[str, Any]:
     net = build_segmenter(cfg.segment.filters)
     state = load_state(checkpoint)
     net.load_state_dict(state.get("model", state))
-    index = json.loads((run_dir / "data" / "index.json").read_text(encoding="utf-8"))
-    names = list(index["truth_label"])[:cases]
+    names = RunIndex.read(run_dir / "data").truth_label[:cases]
     if not names:
         raise SystemExit(f"{run_dir}: no target crops with paired truth (index.json 'truth_label')")
     per_case: dict[str, dict[str, float]] = {}

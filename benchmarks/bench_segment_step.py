@@ -25,11 +25,12 @@ logger = logging.getLogger("bench_segment_step")
 
 def _volumes(run: Path | None) -> list:  # type: ignore[type-arg]
     from crossmoda.algorithm.training.data import Volume, load_split
+    from crossmoda.algorithm.training.run_index import RunIndex
 
     if run is not None:
-        index = json.loads((run / "data" / "index.json").read_text(encoding="utf-8"))
+        index = RunIndex.read(run / "data")
         split = "pseudo" if (run / "data" / "pseudo").is_dir() else None
-        return load_split(run / "data", "source", index["splits"]["source"], image_split=split)
+        return load_split(run / "data", "source", index.source, image_split=split)
     rng = np.random.default_rng(0)
     out = []
     for k in range(4):

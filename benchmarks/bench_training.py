@@ -1,4 +1,4 @@
-"""Benchmark of the training chain (issue 6): four rows on the phantom's test split.
+"""Benchmark of the training chain: four rows on the phantom's test split.
 
 1. no adaptation (segmenter trained on ceT1, applied to hrT2),
 2. translation + segmentation,

@@ -37,12 +37,14 @@ import numpy as np
 import torch
 
 # Everything this benchmark takes from the algorithm package, in one place.
-from crossmoda.algorithm.config import TrainConfig, load_config
-from crossmoda.algorithm.data import Volume, patch_batches
-from crossmoda.algorithm.predictor import SegmentAndGrade, make_case_predictor, shipped_model_dir
-from crossmoda.algorithm.segmentation import build_segmenter, train_segmenter
-from crossmoda.algorithm.selftrain import pseudo_label
-from crossmoda.algorithm.translation import train_translation
+from crossmoda.algorithm.inference.predictor import SegmentAndGrade, make_case_predictor
+from crossmoda.algorithm.model.network import build_segmenter
+from crossmoda.algorithm.model.shipped import shipped_model_dir
+from crossmoda.algorithm.training.config import TrainConfig, load_config
+from crossmoda.algorithm.training.data import Volume, patch_batches
+from crossmoda.algorithm.training.segment import train_segmenter
+from crossmoda.algorithm.training.selftrain import pseudo_label
+from crossmoda.algorithm.training.translation.loop import train_translation
 
 logger = logging.getLogger("gpu_check")
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,7 +247,10 @@ def run_training(args: argparse.Namespace, device: torch.device) -> dict[str, An
             2, args.steps, device, tmp / "segment")
         batches: Iterator[Any] = patch_batches(
             source, seg.patch, seg.batch_size, np.random.default_rng(0), seg.foreground_fraction, seg.augment,
-            tumour_prob=seg.tumour_prob, cochlea_prob=seg.cochlea_prob or 0.0,
+            invert_prob=seg.invert_prob, remap_prob=seg.remap_prob, tumour_prob=seg.tumour_prob,
+            cochlea_prob=seg.cochlea_prob or 0.0,
+            edge_sigma=(seg.label_edge_sigma[0], seg.label_edge_sigma[1]),
+            tumour_percentiles=(seg.tumour_percentiles[0], seg.tumour_percentiles[1]),
         )
         next(batches)
         t = time.perf_counter()
@@ -256,7 +261,7 @@ def run_training(args: argparse.Namespace, device: torch.device) -> dict[str, An
         net = _build(cfg, weights, device)
         _reset_peak(device)
         t = time.perf_counter()
-        pseudo_label(net, [(v.case, v.image) for v in target], seg, device, cfg.preprocess.spacing_mm)
+        pseudo_label(net, [(v.case, v.image) for v in target], cfg.model_spec(), device)
         _sync(device)
         out["self_train"] = {"pseudo_label_s_per_crop": (time.perf_counter() - t) / len(target),
                              "peak_gpu_gb": _peak_gb(device),
@@ -267,7 +272,7 @@ def run_training(args: argparse.Namespace, device: torch.device) -> dict[str, An
 
 
 def _build(cfg: TrainConfig, weights: dict[str, torch.Tensor], device: torch.device) -> torch.nn.Module:
-    net = build_segmenter(cfg.segment)
+    net = build_segmenter(cfg.segment.filters)
     net.load_state_dict(weights)
     return net.to(device)
 

@@ -14,25 +14,33 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from crossmoda.algorithm.config import PreprocessConfig, SegmentConfig
-from crossmoda.algorithm.inference import model_metadata, shipped_model_dir
-from crossmoda.algorithm.segmentation import build_segmenter
+from crossmoda.algorithm.model.network import build_segmenter
+from crossmoda.algorithm.model.shipped import shipped_model_dir
+from crossmoda.algorithm.model.spec import (
+    KOOS_MODEL_FILE,
+    ModelSpec,
+    NetworkSpec,
+    PreprocessConfig,
+    model_json,
+)
 from tests.algorithm.synthetic import make_image, render
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-PRE = PreprocessConfig(spacing_mm=(2.0, 1.0, 1.0), roi_shape=(12, 40, 72), template_shape=(8, 12, 28),
-                       search_margin_mm=8.0)
-SEG = SegmentConfig(patch=(8, 32, 32), filters=(4, 8, 16))
+TINY = ModelSpec(
+    PreprocessConfig(spacing_mm=(2.0, 1.0, 1.0), roi_shape=(12, 40, 72), template_shape=(8, 12, 28),
+                     search_margin_mm=8.0),
+    NetworkSpec(filters=(4, 8, 16), patch=(8, 32, 32)),
+)
 
 
 def _tiny_model(root: Path) -> Path:
     torch.manual_seed(0)
     root.mkdir(parents=True)
-    torch.save(build_segmenter(SEG).state_dict(), root / "segmenter.pt")
-    template = np.random.default_rng(0).random(PRE.template_shape).astype(np.float32)
+    torch.save(build_segmenter(TINY.network.filters).state_dict(), root / "segmenter.pt")
+    template = np.random.default_rng(0).random(TINY.preprocess.template_shape).astype(np.float32)
     np.save(root / "template_hrT2.npy", template)
-    (root / "model.json").write_text(json.dumps(model_metadata(PRE, SEG, seed=0)))
-    shutil.copyfile(shipped_model_dir() / "koos_model.json", root / "koos_model.json")
+    (root / "model.json").write_text(json.dumps(model_json(TINY, seed=0)))
+    shutil.copyfile(shipped_model_dir() / KOOS_MODEL_FILE, root / KOOS_MODEL_FILE)
     return root
 
 

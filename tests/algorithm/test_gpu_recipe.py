@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from crossmoda.algorithm.config import load_config
-from crossmoda.algorithm.pipeline import run_prepare, run_segment, run_self_train, run_translate
-from crossmoda.algorithm.segmentation import build_segmenter
+from crossmoda.algorithm.model.network import build_segmenter
+from crossmoda.algorithm.training.chain import run_prepare, run_segment, run_self_train, run_translate
+from crossmoda.algorithm.training.config import load_config
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "gpu_full.json"
 
@@ -31,7 +31,7 @@ def test_recipe_geometry_fits_its_network() -> None:
     assert all(p % s == 0 for p, s in zip(seg.patch, _strides(len(seg.filters)), strict=True))
     assert min(pre.roi_shape[1:]) >= cfg.translate.patch
     assert cfg.self_train.rounds >= 3 and seg.iterations >= 10 * 1000
-    net = build_segmenter(seg)
+    net = build_segmenter(seg.filters)
     assert sum(p.numel() for p in net.parameters()) > 10_000_000  # nnU-Net scale (~31 M)
     shape = tuple(2 * s for s in _strides(len(seg.filters)))  # the bottleneck keeps 2 voxels per axis
     with torch.no_grad():
@@ -59,8 +59,8 @@ def test_recipe_stages_run_on_a_full_phantom_case(tmp_path: Path) -> None:
     run = tmp_path / "run"
     device = torch.device("cpu")
     index = run_prepare(data, run, cfg)
-    assert {k: len(v) for k, v in index["splits"].items() if v} == {"source": 1, "target": 1}
-    crop = np.load(run / "data" / "target" / f"{index['splits']['target'][0]}_image.npy")
+    assert {k: len(v) for k, v in index.splits.items() if v} == {"source": 1, "target": 1}
+    crop = np.load(run / "data" / "target" / f"{index.target[0]}_image.npy")
     assert crop.shape == tuple(cfg.preprocess.roi_shape) and np.isfinite(crop).all()
     assert "seconds_train" in run_translate(run, cfg, device)
     assert (run / "data" / "pseudo").is_dir()

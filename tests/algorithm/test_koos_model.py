@@ -230,8 +230,8 @@ def test_cli_train_and_predict_on_a_toy_dataset(tmp_path: Path) -> None:
     with out.open() as fh:
         again = list(csv.DictReader(fh))
     assert [r["predicted"] for r in again] == [r["predicted"] for r in rows]
-    # A missing data folder is a clean error, not a traceback.
-    assert main(["train", str(run), "--data", str(tmp_path / "nowhere")]) == 1
+    # A missing data folder is a clean error (exit status 2), not a traceback.
+    assert main(["train", str(run), "--data", str(tmp_path / "nowhere")]) == 2
 
 
 def test_case_features_report_the_porus_in_world_mm(tmp_path: Path) -> None:

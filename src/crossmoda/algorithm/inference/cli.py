@@ -16,13 +16,23 @@ from crossmoda.algorithm.inference.runner import (
     run_folder,
     run_grand_challenge,
 )
-from crossmoda.core.errors import CrossmodaError
+from crossmoda.core.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    check_environment,
+    check_writable_dir,
+    non_negative_float,
+    run_cli,
+    setup_logging,
+)
 
-__all__ = ["AlgorithmConfig", "resolve_model_dir", "run_algorithm", "main"]
+__all__ = ["AlgorithmConfig", "resolve_model_dir", "run_algorithm", "build_parser", "device_from", "main"]
 
 logger = logging.getLogger(__name__)
 
 GC_MODEL_DIR = Path("/opt/ml/model")
+DEVICE_ENV = "CROSSMODA_DEVICE"
 
 
 @dataclass
@@ -55,13 +65,20 @@ def run_algorithm(
     device: str = "auto", tta: bool = False, cochlea_refine_mm: float | None = None,
 ) -> RunSummary:
     """Load the model once and predict every case of ``input_dir`` into ``output_dir``, in the
-    file layout of the model's task (its label map: 2022 or 2023)."""
+    file layout of the model's task (its label map: 2022 or 2023).
+
+    Raises:
+        UsageError: the input folder is missing, the output folder cannot be written.
+        ModelError: the model folder is missing or invalid (the message says why).
+        DeviceError: ``device`` is not a device of this machine.
+    """
     from crossmoda.algorithm.inference.layout import layout_for
     from crossmoda.algorithm.inference.predictor import make_case_predictor
     from crossmoda.algorithm.model.spec import read_model_json
 
     if not input_dir.is_dir():
-        raise FileNotFoundError(f"{input_dir}: input folder not found")
+        raise UsageError("input folder not found (or not a folder)", input_dir)
+    check_writable_dir(output_dir)
     resolved_mode = detect_mode(input_dir) if mode == "auto" else mode
     model = resolve_model_dir(model_dir)
     predictor, device_used = make_case_predictor(model, device=device, tta=tta,
@@ -74,38 +91,63 @@ def run_algorithm(
     return run_folder(input_dir, output_dir, predictor, config, layout)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point; exit status 1 when any case failed (listed on stderr)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The ``crossmoda-algorithm`` argument parser."""
     parser = argparse.ArgumentParser(prog="crossmoda-algorithm", description=__doc__)
     parser.add_argument("--input", type=Path, default=Path("/input"), help="input folder (default /input)")
     parser.add_argument("--output", type=Path, default=Path("/output"), help="output folder")
     parser.add_argument("--model", type=Path, default=None,
                         help="model folder (default: /opt/ml/model if present, else the shipped model)")
     parser.add_argument("--mode", choices=["auto", "folder", "grand-challenge"], default="auto")
-    parser.add_argument("--device", default=os.environ.get("CROSSMODA_DEVICE", "auto"),
-                        help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--device", default=None,
+                        help=f"auto, cpu, cuda or cuda:N (default: ${DEVICE_ENV}, else auto)")
     parser.add_argument("--tta", action="store_true", help="test-time flip augmentation")
-    parser.add_argument("--cochlea-refine-mm", type=float, default=None,
+    parser.add_argument("--cochlea-refine-mm", type=non_negative_float, default=None,
                         help="cochlea refinement distance in mm, 0 to switch it off (default: the model's)")
     parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return parser
+
+
+def device_from(given: str | None) -> str:
+    """The device name to use: ``--device``, else ``$CROSSMODA_DEVICE``, else ``auto``; checked
+    against this machine so a bad name fails before anything is loaded.
+
+    Raises:
+        UsageError: naming the option or the environment variable.
+    """
+    from crossmoda.algorithm.model.network import DeviceError, resolve_device
+
+    env = os.environ.get(DEVICE_ENV, "").strip()
+    name, source = (given, "--device") if given is not None else (env or "auto", f"${DEVICE_ENV}")
     try:
-        summary = run_algorithm(args.input, args.output, args.model, args.mode, args.device, args.tta,
-                                args.cochlea_refine_mm)
-    except (FileNotFoundError, ValueError, CrossmodaError) as err:
-        logger.error("%s", err)
-        return 2
+        resolve_device(name)
+    except DeviceError as err:
+        raise UsageError(f"{source}: {err.problem}") from None
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: 0 when every case was written, 1 when any case failed (listed on
+    stderr), 2 for a bad command-line or environment value, model folder or output folder."""
+    return run_cli("crossmoda-algorithm", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_environment()
+    device = device_from(args.device)
+    summary = run_algorithm(args.input, args.output, args.model, args.mode, device, args.tta,
+                            args.cochlea_refine_mm)
     if summary.failures:
         logger.error("%d case(s) failed:\n%s", len(summary.failures),
                      "\n".join(f"  {c}: {m}" for c, m in summary.failures.items()))
-        return 1
+        return EXIT_FAILED
     if not summary.cases:
         logger.error("no case was processed")
-        return 1
+        return EXIT_FAILED
     logger.info("%d case(s) written to %s", len(summary.cases), args.output)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -107,13 +107,20 @@ def load_model(model_dir: str | Path, device: str = "auto") -> Model:
     dev = resolve_device(device)
     net = build_segmenter(spec.network.filters, out_channels=len(spec.classes))
     try:
-        net.load_state_dict(load_state(root / WEIGHTS_FILE))
-    except RuntimeError as err:
+        state = load_state(root / WEIGHTS_FILE)
+    except Exception as err:  # torch raises several types for a file that is not a state dict
+        raise ModelError(root / WEIGHTS_FILE, f"not a readable weights file ({_first_line(err)})") from None
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
         raise ModelError(
             root / WEIGHTS_FILE, f"weights do not fit the network in model.json: {err}"
         ) from None
     net.to(dev).eval()
-    template = np.load(root / TEMPLATE_FILE).astype(np.float32)
+    try:
+        template = np.load(root / TEMPLATE_FILE, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError, EOFError) as err:
+        raise ModelError(root / TEMPLATE_FILE, f"not a readable .npy array ({_first_line(err)})") from None
     if template.shape != tuple(spec.preprocess.template_shape):
         raise ModelError(
             root / TEMPLATE_FILE, f"template shape {template.shape} != {spec.preprocess.template_shape}"
@@ -202,3 +209,8 @@ def _lateral_mm(
         + d[0, 1] * sp[1] * yy[None, :, None]
         + d[0, 2] * sp[2] * zz[:, None, None]
     )
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

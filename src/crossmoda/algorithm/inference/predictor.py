@@ -92,6 +92,6 @@ def make_case_predictor(
         raise ModelError(root, f"{KOOS_MODEL_FILE} missing: the model folder has no Koos grader")
     try:
         koos = load_koos_model(koos_path)
-    except (ValueError, KeyError) as err:
+    except (ValueError, KeyError, TypeError) as err:
         raise ModelError(koos_path, f"invalid Koos grader: {err}") from None
     return SegmentAndGrade(model, koos, tta=tta), str(model.device)

@@ -42,6 +42,7 @@ from crossmoda.core.errors import CrossmodaError
 from crossmoda.core.io import Geometry, read_image, write_label_map, write_label_map_like
 from crossmoda.core.koos import write_koos_csv
 from crossmoda.core.provenance import provenance, write_json_atomic
+from crossmoda.core.untrusted import list_untrusted, read_untrusted_bytes
 
 __all__ = [
     "GC_INPUT_SLUG",
@@ -58,6 +59,7 @@ logger = logging.getLogger(__name__)
 GC_INPUT_SLUG = LAYOUT_2022.gc_input_slug
 GC_OUTPUT_SLUG = LAYOUT_2022.gc_output_slug
 GC_KOOS_FILE = "koos-grade.json"
+MAX_INPUTS_JSON_BYTES = 1 << 20
 Mode = Literal["auto", "folder", "grand-challenge"]
 
 
@@ -85,7 +87,7 @@ def _predict_one(
     path: Path, predictor: CasePredictor, layout: TaskLayout = LAYOUT_2022
 ) -> tuple[sitk.Image, CaseOutput, float]:
     start = time.perf_counter()
-    image = read_image(path)
+    image = read_image(path, untrusted=True)
     output = predictor(image)
     geometry = Geometry.from_image(image)
     if output.labels.shape != geometry.shape:
@@ -120,20 +122,27 @@ def run_folder(
     """Predict every ``<case>_<modality>`` image of ``input_dir`` into ``output_dir`` (file names,
     labels and Koos output after ``layout``, the model's task).
 
-    A failing case (unreadable, not 3D, a 2D or too coarse grid, predictor error, an image or
-    case name of the other task) is logged, recorded and skipped; the others are still processed
-    and their outputs kept.
+    Every entry of ``input_dir`` is untrusted (:mod:`crossmoda.core.untrusted`): a case whose
+    file is a symbolic link, a FIFO or another special file is never read, it is that case's
+    error. A failing case (refused, unreadable, truncated, not 3D, a 2D or too coarse grid,
+    non-finite, predictor error, an image or case name of the other task) is logged, recorded
+    and skipped; the others are still processed and their outputs kept.
     """
     found = discover_cases(input_dir, layout.modality)
-    other = _other_task_cases(found.ignored, layout)
-    summary = RunSummary(mode="folder", ignored=[p.name for p, _ in found.ignored])
-    summary.ignored = [n for n in summary.ignored if n not in other]
+    refused = {case: f"{path.name} {reason}" for case, (path, reason) in found.refused.items()
+               if case not in found.files}
+    refused_paths = {path for path, _ in found.refused.values()}
+    ignored = [(p, r) for p, r in found.ignored if p not in refused_paths]
+    other = _other_task_cases(ignored, layout)
+    summary = RunSummary(mode="folder", failures={**refused, **other},
+                         ignored=[p.name for p, _ in ignored if p.name not in other])
     for name in summary.ignored:
         logger.info("ignoring %s (not a %s case image)", name, layout.modality)
+    for case, message in refused.items():
+        logger.error("case %s failed: %s", case, message)
     for name, message in other.items():
         logger.error("%s refused: %s", name, message)
-        summary.failures[name] = message
-    if not found.files:
+    if not found.files and not refused:
         logger.error("no <case>_%s images in %s", layout.modality, input_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     grades: dict[str, int | None] = {}
@@ -168,20 +177,25 @@ def run_folder(
 def _gc_input_image(input_dir: Path, layout: TaskLayout = LAYOUT_2022) -> Path:
     """The input image of a grand-challenge job (via ``inputs.json`` when it names one).
 
+    The folder's entries are untrusted: a link or special file is refused, never read.
+
     Raises:
-        CrossmodaError: no image, or only an input socket of the other task.
+        CrossmodaError: no image, a refused entry, or only an input socket of the other task.
     """
     folder = input_dir / "images" / layout.gc_input_slug
     inputs_json = input_dir / "inputs.json"
-    if inputs_json.is_file():
+    if inputs_json.is_file() or inputs_json.is_symlink():
         try:
-            sockets = json.loads(inputs_json.read_text())
-        except json.JSONDecodeError as err:
+            sockets = json.loads(read_untrusted_bytes(inputs_json, MAX_INPUTS_JSON_BYTES))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
             raise CrossmodaError(inputs_json, f"invalid JSON: {err}") from None
         for socket in sockets if isinstance(sockets, list) else []:
-            interface = socket.get("interface") or {}
-            if interface.get("slug") == layout.gc_input_slug and interface.get("relative_path"):
-                folder = input_dir / str(interface["relative_path"])
+            interface = socket.get("interface") if isinstance(socket, dict) else None
+            if not isinstance(interface, dict):
+                continue
+            relative = interface.get("relative_path")
+            if interface.get("slug") == layout.gc_input_slug and isinstance(relative, str):
+                folder = input_dir / relative
     if not folder.is_dir():
         for other in TASK_LAYOUTS.values():
             wrong = input_dir / "images" / other.gc_input_slug
@@ -189,7 +203,11 @@ def _gc_input_image(input_dir: Path, layout: TaskLayout = LAYOUT_2022) -> Path:
                 raise CrossmodaError(wrong, str(layout.gc_problem(other.gc_input_slug, wrong)))
     if not folder.resolve().is_relative_to(input_dir.resolve()):
         raise CrossmodaError(folder, "input path escapes the input folder")
-    images = sorted(p for p in folder.glob("*") if p.name.lower().endswith(IMAGE_EXTENSIONS))
+    files, refused = list_untrusted(folder)
+    for path, reason in refused:
+        if path.name.lower().endswith(IMAGE_EXTENSIONS):
+            raise CrossmodaError(path, reason)
+    images = [p for p in files if p.name.lower().endswith(IMAGE_EXTENSIONS)]
     if not images:
         raise CrossmodaError(folder, f"no {layout.modality} image ({', '.join(IMAGE_EXTENSIONS)}) found")
     if len(images) > 1:

@@ -13,8 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from crossmoda.algorithm.koos.anatomy import FrameConfig
+from crossmoda.core.cli import (
+    EXIT_OK,
+    UsageError,
+    check_environment,
+    check_writable_dir,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_cli,
+    setup_logging,
+)
 
-__all__ = ["add_koos_parser", "run_koos", "predict_folder", "main"]
+__all__ = [
+    "add_koos_parser", "folds_arg", "run_koos", "predict_folder", "build_parser", "run_train_subcommand",
+    "main",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +54,10 @@ def add_koos_parser(subparsers: Any, name: str = "koos") -> argparse.ArgumentPar
                    help="segmenter predictions on the validation hrT2 (default: ground truth)")
     p.add_argument("--features", choices=[*sorted(FEATURE_SETS), "auto"], default="auto",
                    help="feature set; auto: the lowest cross-validated MA-MAE on the training cases")
-    p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (default 1)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (0: none)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="feature extraction processes")
+    p.add_argument("--C", type=positive_float, default=1.0, help="inverse L2 strength (default 1)")
+    p.add_argument("--folds", type=folds_arg, default=5, help="cross-validation folds, >= 2 (0: none)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--workers", type=positive_int, default=1, help="feature extraction processes")
     p.add_argument("--no-calibrate-porus", action="store_true",
                    help="keep the default porus fraction even when meta/ has porus positions")
     p.set_defaults(func=run_koos)
@@ -57,12 +71,31 @@ def _default_dir(run: Path, given: Path | None, name: str) -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+def folds_arg(text: str) -> int:
+    """argparse type of ``--folds``: 0 (no cross-validation) or an integer >= 2."""
+    value = non_negative_int(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("'1' is not a number of folds (0 for none, or >= 2)")
+    return value
+
+
 def run_koos(args: argparse.Namespace) -> int:
-    """Run the ``koos`` sub-command from parsed arguments; 0 on success, 1 on bad input."""
+    """Run the ``koos`` sub-command from parsed arguments; 0 on success.
+
+    Raises:
+        UsageError: a missing data or input folder, an unwritable output folder.
+        CrossmodaError: bad input found while training (a one-line message from :func:`run_cli`).
+    """
     from crossmoda.algorithm.koos.train import KoosTrainConfig, train_koos
-    from crossmoda.core.errors import CrossmodaError
 
     run = Path(args.run)
+    if not Path(args.data).is_dir():
+        raise UsageError("data folder not found (or not a folder)", args.data)
+    for option, folder in (("--labels", args.labels), ("--images", args.images),
+                           ("--validation-labels", args.validation_labels)):
+        if folder is not None and not Path(folder).is_dir():
+            raise UsageError(f"{option}: folder not found (or not a folder)", folder)
+    check_writable_dir(args.output or run / "koos")
     cfg = KoosTrainConfig(
         data=Path(args.data), output=args.output or run / "koos",
         labels=_default_dir(run, args.labels, "source_labels"),
@@ -71,11 +104,7 @@ def run_koos(args: argparse.Namespace) -> int:
         folds=args.folds, seed=args.seed, workers=args.workers,
         calibrate_porus=not args.no_calibrate_porus, frame=FrameConfig(),
     )
-    try:
-        summary = train_koos(cfg)
-    except (FileNotFoundError, ValueError, CrossmodaError) as err:
-        logger.error("%s", err)
-        return 1
+    summary = train_koos(cfg)
     for key in ("cross_validation", "validation"):
         if key in summary:
             m = summary[key]
@@ -105,8 +134,8 @@ def predict_folder(
     return preds
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``crossmoda-koos train RUN --data DATA ...`` or ``crossmoda-koos predict ...``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The ``crossmoda-koos`` argument parser (``train`` and ``predict``)."""
     parser = argparse.ArgumentParser(prog="crossmoda-koos", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,12 +147,52 @@ def main(argv: list[str] | None = None) -> int:
     pred.add_argument("--aux", type=Path, default=None, help="folder of <case>_Aux files (brainstem 1)")
     pred.add_argument("--images", type=Path, default=None, help="folder of <case>_hrT2 files")
     pred.add_argument("--output", type=Path, required=True, help="CSV of features and predictions")
-    pred.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "predict":
-        preds = predict_folder(args.model, args.labels, args.output, args.aux, args.images, args.workers)
-        logger.info("graded %d cases into %s", len(preds), args.output)
-        return 0
-    return int(args.func(args))
+    pred.add_argument("--workers", type=positive_int, default=1)
+    return parser
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from crossmoda.algorithm.koos.model import load_koos_model
+
+    for option, folder in (("--labels", args.labels), ("--aux", args.aux), ("--images", args.images)):
+        if folder is not None and not Path(folder).is_dir():
+            raise UsageError(f"{option}: folder not found (or not a folder)", folder)
+    if not Path(args.model).is_file():
+        raise UsageError("--model: Koos model file not found", args.model)
+    try:
+        load_koos_model(args.model)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"--model: not a Koos model ({err})", args.model) from None
+    if Path(args.output).is_dir():
+        raise UsageError("--output is a folder, expected a CSV file name", args.output)
+    check_writable_dir(Path(args.output).parent, "folder of --output")
+    preds = predict_folder(args.model, args.labels, args.output, args.aux, args.images, args.workers)
+    logger.info("graded %d cases into %s", len(preds), args.output)
+    return EXIT_OK
+
+
+def run_train_subcommand(argv: list[str]) -> int:
+    """``crossmoda-train koos RUN --data DATA ...`` (the grader's training under ``crossmoda-train``)."""
+    def body() -> int:
+        parser = argparse.ArgumentParser(prog="crossmoda-train")
+        add_koos_parser(parser.add_subparsers(dest="stage", required=True))
+        args = parser.parse_args(argv)
+        setup_logging(fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        check_environment()
+        return int(args.func(args))
+
+    return run_cli("crossmoda-train", body, usage_errors=(FileNotFoundError,))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``crossmoda-koos train RUN --data DATA ...`` or ``crossmoda-koos predict ...``; exit status 2
+    for a bad command-line value, folder or model file."""
+    def body() -> int:
+        args = build_parser().parse_args(argv)
+        setup_logging(args.verbose, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        check_environment()
+        if args.command == "predict":
+            return _predict(args)
+        return int(args.func(args))
+
+    return run_cli("crossmoda-koos", body, usage_errors=(FileNotFoundError,))

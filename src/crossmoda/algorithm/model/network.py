@@ -11,19 +11,40 @@ from typing import Any
 import torch
 
 from crossmoda.algorithm.model.spec import CLASS_NAMES
+from crossmoda.core.cli import env_int
+from crossmoda.core.errors import CrossmodaError
 
-__all__ = ["resolve_device", "build_segmenter", "save_state", "load_state", "unwrap"]
+__all__ = ["DeviceError", "resolve_device", "build_segmenter", "save_state", "load_state", "unwrap"]
+
+
+class DeviceError(CrossmodaError):
+    """A device name that is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, or not on this machine."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(None, problem)
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"cpu"``, ``"cuda"`` (``cuda:LOCAL_RANK`` under torchrun) or ``"auto"``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda requested but no CUDA device is available")
-        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
-    return torch.device(name)
+    """``"cpu"``, ``"cuda"`` (``cuda:LOCAL_RANK`` under torchrun), ``"cuda:N"`` or ``"auto"``.
+
+    Raises:
+        DeviceError: an unknown name, no CUDA device, or a device index this machine lacks.
+    """
+    text = name.strip().lower()
+    if text == "auto":
+        text = "cuda" if torch.cuda.is_available() else "cpu"
+    if text == "cpu":
+        return torch.device("cpu")
+    kind, _, index_text = text.partition(":")
+    if kind != "cuda" or (index_text and not index_text.isdigit()):
+        raise DeviceError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N")
+    if not torch.cuda.is_available():
+        raise DeviceError(f"device {name!r} requested but no CUDA device is available")
+    index = int(index_text) if index_text else env_int("LOCAL_RANK", 0, minimum=0) or 0
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise DeviceError(f"device cuda:{index} requested but this machine has {count} CUDA device(s)")
+    return torch.device(f"cuda:{index}")
 
 
 def build_segmenter(

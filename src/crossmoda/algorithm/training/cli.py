@@ -20,8 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from crossmoda.algorithm.training.config import TrainConfig, load_config
+from crossmoda.core.cli import (
+    EXIT_OK,
+    UsageError,
+    check_environment,
+    check_writable_dir,
+    env_int,
+    non_negative_int,
+    positive_int,
+    run_cli,
+    setup_logging,
+)
 
-__all__ = ["train", "main"]
+__all__ = ["train", "build_parser", "resolve_config", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +74,8 @@ def train(stage: str, data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[s
     return chain.run_self_train(data_dir, run_dir, cfg, device)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point (``crossmoda-train koos ...`` goes to the Koos grader's own parser)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["koos"]:
-        from crossmoda.algorithm.koos.cli import add_koos_parser
-
-        koos_parser = argparse.ArgumentParser(prog="crossmoda-train")
-        add_koos_parser(koos_parser.add_subparsers(dest="stage", required=True))
-        koos_args = koos_parser.parse_args(argv)
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        return int(koos_args.func(koos_args))
+def build_parser() -> argparse.ArgumentParser:
+    """The ``crossmoda-train`` argument parser (the ``koos`` sub-command has its own)."""
     parser = argparse.ArgumentParser(
         prog="crossmoda-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -81,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path, help="data set folder (crossMoDA layout, e.g. a phantom)")
     parser.add_argument("--output", "-o", type=Path, required=True, help="run folder")
     parser.add_argument("--config", type=Path, default=None, help="JSON with (partial) TrainConfig values")
-    parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: config, cpu)")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: config, cpu)")
+    parser.add_argument("--seed", type=non_negative_int, default=None)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--no-adaptation", action="store_true", help="baseline: segmenter trained on ceT1")
     mode.add_argument(
@@ -90,31 +92,66 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="upper bound: trained on target hrT2 with paired-truth labels (phantom only)",
     )
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads (1 is fastest on a busy shared CPU; default: torch's)")
     parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        import torch
+    return parser
 
-        torch.set_num_threads(max(1, args.threads))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    """The configuration of ``--config`` with the command-line overrides, its device checked.
+
+    Raises:
+        UsageError: unreadable or invalid ``--config``, or a device this machine lacks.
+    """
+    from crossmoda.algorithm.model.network import DeviceError, resolve_device
+
     overrides: dict[str, Any] = {"device": args.device, "seed": args.seed}
     if args.no_adaptation:
         overrides["mode"] = "no_adaptation"
     elif args.supervised:
         overrides["mode"] = "supervised"
+    if args.config is not None and not args.config.is_file():
+        raise UsageError("--config: file not found", args.config)
     try:
         cfg = load_config(args.config, overrides)
-        result = train(args.stage, args.data, args.output, cfg)
-    except (FileNotFoundError, ValueError) as err:
-        logger.error("%s", err)
-        return 2
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        raise UsageError(f"--config: invalid training configuration ({err})", args.config) from None
+    try:
+        resolve_device(cfg.device)
+    except DeviceError as err:
+        source = "--device" if args.device is not None else "device in --config"
+        raise UsageError(f"{source}: {err.problem}") from None
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point (``crossmoda-train koos ...`` goes to the Koos grader's own parser);
+    exit status 2 for a bad command-line value, configuration, data or run folder."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["koos"]:
+        from crossmoda.algorithm.koos.cli import run_train_subcommand
+
+        return run_train_subcommand(argv)
+    return run_cli("crossmoda-train", lambda: _main(argv), usage_errors=(FileNotFoundError,))
+
+
+def _main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_environment()
+    env_int("LOCAL_RANK", 0, minimum=0)
+    cfg = resolve_config(args)
+    if not args.data.is_dir():
+        raise UsageError("data folder not found (or not a folder)", args.data)
+    check_writable_dir(args.output, "run folder")
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    result = train(args.stage, args.data, args.output, cfg)
     logger.info("%s finished: %s", args.stage, json.dumps(result, default=str)[:2000])
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":
