@@ -1,4 +1,4 @@
-"""Acceptance: the crossMoDA 2022 test-phase ranking from the organisers' per-case scores."""
+"""The crossMoDA 2022 test-phase ranking from the organisers' per-case scores."""
 
 from __future__ import annotations
 
