@@ -31,7 +31,7 @@ from crossmoda.algorithm.training.koos_stage import run_koos
 from crossmoda.algorithm.training.run_index import INDEX_FILE, RunIndex
 from crossmoda.algorithm.training.segment import train_segmenter
 from crossmoda.algorithm.training.selftrain import PseudoLabel
-from crossmoda.algorithm.training.stages import on_main, run_stage, stage_done
+from crossmoda.algorithm.training.stages import from_main, on_main, run_stage, stage_done
 from crossmoda.algorithm.training.validation import translation_quality, validate_model
 from crossmoda.core.provenance import provenance, write_json_atomic
 
@@ -46,7 +46,7 @@ def run_prepare(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> RunIndex:
     from crossmoda.algorithm.training.prepare import prepare_data
 
     out = run_dir / "data"
-    if (out / INDEX_FILE).is_file():
+    if from_main((out / INDEX_FILE).is_file):
         logger.info("prepare: %s exists, skipping", out / INDEX_FILE)
         return RunIndex.read(out)
     t0 = time.perf_counter()

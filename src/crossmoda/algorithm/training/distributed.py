@@ -17,7 +17,8 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["BARRIER_TIMEOUT", "world", "init_distributed", "close_distributed", "is_main", "wrap_ddp",
-           "barrier", "quiet_other_ranks", "gather_lists"]
+           "barrier", "quiet_other_ranks", "gather_lists",
+           "broadcast_from_main"]
 
 T = TypeVar("T")
 
@@ -85,3 +86,12 @@ def gather_lists(local: list[T]) -> list[T]:
     parts: list[list[T] | None] = [None] * dist.get_world_size()
     dist.all_gather_object(parts, local)
     return [item for part in parts for item in (part or [])]
+
+
+def broadcast_from_main(value: T) -> T:
+    """Rank 0's ``value`` (picklable) on every rank; ``value`` itself single-process."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    box: list[T] = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
