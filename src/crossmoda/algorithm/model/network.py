@@ -3,7 +3,6 @@ load its weights, pick the device."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,11 +71,11 @@ def build_segmenter(
 
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Atomic ``torch.save`` (temporary file then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".partial-{path.name}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Atomic ``torch.save`` (a temporary file of its own, then a rename): two writers never share
+    a temporary name."""
+    from crossmoda.core.provenance import publish_atomic
+
+    publish_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_state(path: Path) -> dict[str, Any]:

@@ -22,13 +22,16 @@ import numpy as np
 import torch
 
 from crossmoda.algorithm.model.network import build_segmenter, load_state, resolve_device
+from crossmoda.algorithm.model.spec import ModelSpec
 from crossmoda.algorithm.training.config import TrainConfig
 from crossmoda.algorithm.training.data import Volume, load_split
+from crossmoda.algorithm.training.distributed import gather_lists, world
 from crossmoda.algorithm.training.export import export_model
 from crossmoda.algorithm.training.koos_stage import run_koos
 from crossmoda.algorithm.training.run_index import INDEX_FILE, RunIndex
 from crossmoda.algorithm.training.segment import train_segmenter
-from crossmoda.algorithm.training.stages import on_main, run_stage, stage_done
+from crossmoda.algorithm.training.selftrain import PseudoLabel
+from crossmoda.algorithm.training.stages import from_main, on_main, run_stage, stage_done
 from crossmoda.algorithm.training.validation import translation_quality, validate_model
 from crossmoda.core.provenance import provenance, write_json_atomic
 
@@ -43,7 +46,7 @@ def run_prepare(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> RunIndex:
     from crossmoda.algorithm.training.prepare import prepare_data
 
     out = run_dir / "data"
-    if (out / INDEX_FILE).is_file():
+    if from_main((out / INDEX_FILE).is_file):
         logger.info("prepare: %s exists, skipping", out / INDEX_FILE)
         return RunIndex.read(out)
     t0 = time.perf_counter()
@@ -69,8 +72,7 @@ def _export_and_validate(
 
 
 def _translate(stage: Path, run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
-    from crossmoda.algorithm.training.translation.loop import train_translation, translate_volume
-    from crossmoda.algorithm.training.translation.nets import build_generator
+    from crossmoda.algorithm.training.translation.loop import train_translation
 
     data = run_dir / "data"
     index = RunIndex.read(data)
@@ -81,6 +83,18 @@ def _translate(stage: Path, run_dir: Path, cfg: TrainConfig, device: torch.devic
         image = np.load(data / "target" / f"{case}_image.npy").astype(np.float32)
         target.append(Volume(case, image, np.zeros(image.shape, np.uint8)))
     weights = train_translation(source, target, cfg.translate, stage, device=device, seed=cfg.seed)
+    seconds = time.perf_counter() - t0
+    applied = on_main(lambda: _apply_translation(weights, source, data, cfg, device)) or {}
+    return {"seconds_train": seconds, **applied}
+
+
+def _apply_translation(weights: dict[str, torch.Tensor], source: list[Volume], data: Path, cfg: TrainConfig,
+                       device: torch.device) -> dict[str, Any]:
+    """Rank 0: a pseudo-hrT2 crop for every source case (``RUN/data/pseudo``) and its quality
+    against the paired truth where there is one."""
+    from crossmoda.algorithm.training.translation.loop import translate_volume
+    from crossmoda.algorithm.training.translation.nets import build_generator
+
     t1 = time.perf_counter()
     g_a = build_generator(cfg.translate)
     g_a.load_state_dict(weights)
@@ -97,15 +111,13 @@ def _translate(stage: Path, run_dir: Path, cfg: TrainConfig, device: torch.devic
                 **{f"identity_{k}": v for k, v in translation_quality(vol.image, t).items()},
             }
     mean = {k: float(np.mean([q[k] for q in quality.values()])) for k in next(iter(quality.values()), {})}
-    return {"seconds_train": t1 - t0, "seconds_apply": time.perf_counter() - t1,
-            "quality_mean": mean, "quality": quality}
+    return {"seconds_apply": time.perf_counter() - t1, "quality_mean": mean, "quality": quality}
 
 
 def run_translate(run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
-    """Stage 1: CycleGAN, then a pseudo-hrT2 crop for every source case (``RUN/data/pseudo``).
-    Not data-parallel: rank 0 runs it while the other ranks wait."""
-    return run_stage(run_dir, "translate",
-                     lambda stage: on_main(lambda: _translate(stage, run_dir, cfg, device)) or {})
+    """Stage 1: CycleGAN (data-parallel under torchrun), then a pseudo-hrT2 crop for every source
+    case (``RUN/data/pseudo``, rank 0)."""
+    return run_stage(run_dir, "translate", lambda stage: _translate(stage, run_dir, cfg, device))
 
 
 def _stage_volumes(run_dir: Path, cfg: TrainConfig) -> list[Volume]:
@@ -134,9 +146,22 @@ def run_segment(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: torch.d
     return run_stage(run_dir, "segment", body)
 
 
+def _pseudo_labels(net: torch.nn.Module, images: dict[str, np.ndarray], spec: ModelSpec,
+                   device: torch.device) -> list[PseudoLabel]:
+    """Pseudo-labels of every target crop, in case order; under torchrun each rank labels its share
+    (every N-th case) and all ranks receive all of them."""
+    from crossmoda.algorithm.training.selftrain import pseudo_label
+
+    rank, size = world()
+    items = list(images.items())
+    labels = gather_lists(pseudo_label(net, items[rank::size], spec, device))
+    order = {case: i for i, (case, _) in enumerate(items)}
+    return sorted(labels, key=lambda p: order[p.case])
+
+
 def _self_train(stage: Path, data_dir: Path, run_dir: Path, cfg: TrainConfig,
                 device: torch.device) -> dict[str, Any]:
-    from crossmoda.algorithm.training.selftrain import pseudo_label, select_pseudo_labels
+    from crossmoda.algorithm.training.selftrain import select_pseudo_labels
 
     data = run_dir / "data"
     index = RunIndex.read(data)
@@ -154,8 +179,7 @@ def _self_train(stage: Path, data_dir: Path, run_dir: Path, cfg: TrainConfig,
             net = build_segmenter(cfg.segment.filters)
             net.load_state_dict(weights)
             net.to(device)
-            kept = select_pseudo_labels(pseudo_label(net, list(images.items()), spec, device), images,
-                                        cfg.self_train)
+            kept = select_pseudo_labels(_pseudo_labels(net, images, spec, device), images, cfg.self_train)
         weights = train_segmenter(
             [*source, *kept], cfg.segment, rdir, device=device, seed=cfg.seed + k,
             iterations=cfg.self_train.iterations, lr=cfg.self_train.lr, init_weights=weights,

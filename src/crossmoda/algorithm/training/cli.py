@@ -7,7 +7,8 @@ Sub-commands (each resumes: finished stages are skipped, interrupted ones resume
     crossmoda-train prepare|translate|segment|self-train DATA --output RUN ...
     crossmoda-train koos RUN --data DATA ...   (the Koos grader's, see ``crossmoda-train koos --help``)
 
-Multi-GPU: ``torchrun --nproc_per_node=N -m crossmoda.algorithm.training.cli segment DATA --output RUN``.
+Multi-GPU: ``torchrun --nproc_per_node=N -m crossmoda.algorithm.training.cli segment DATA --output RUN``
+(any stage or ``all``; rank 0 alone writes, validates and logs at INFO).
 """
 
 from __future__ import annotations
@@ -46,19 +47,31 @@ def train(stage: str, data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[s
         FileNotFoundError: missing data folder or an earlier stage not run yet.
     """
     from crossmoda.algorithm.model.network import resolve_device
-    from crossmoda.algorithm.training import chain
-    from crossmoda.algorithm.training.stages import stage_done
+    from crossmoda.algorithm.training.distributed import close_distributed, init_distributed
 
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: data folder not found")
+    # under torchrun: the process group before the first step, so rank 0's writes are awaited;
+    # a rank that fails exits without it (torchrun then stops the others)
+    init_distributed(resolve_device(cfg.device))
+    result = _train(stage, data_dir, run_dir, cfg)
+    close_distributed()
+    return result
+
+
+def _train(stage: str, data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[str, Any]:
+    from crossmoda.algorithm.model.network import resolve_device
+    from crossmoda.algorithm.training import chain
+    from crossmoda.algorithm.training.stages import on_main, stage_done
+
     if stage == "all":
         return chain.run_all(data_dir, run_dir, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     from crossmoda.core.provenance import provenance, write_json_atomic
 
     # one stage alone: its resolved configuration beside the run's (``config.json`` is the chain's)
-    write_json_atomic(run_dir / f"config_{stage.replace('-', '_')}.json",
-                      {**cfg.to_dict(), "provenance": provenance("crossmoda-train", cfg)})
+    on_main(lambda: write_json_atomic(run_dir / f"config_{stage.replace('-', '_')}.json",
+                                      {**cfg.to_dict(), "provenance": provenance("crossmoda-train", cfg)}))
     chain.run_prepare(data_dir, run_dir, cfg)
     device = resolve_device(cfg.device)
     if stage == "prepare":
@@ -139,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from crossmoda.algorithm.training.distributed import quiet_other_ranks
+
+    quiet_other_ranks()
     check_environment()
     env_int("LOCAL_RANK", 0, minimum=0)
     cfg = resolve_config(args)

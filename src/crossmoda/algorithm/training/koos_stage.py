@@ -17,7 +17,7 @@ from crossmoda.algorithm.inference.predict import load_model, predict_case, pred
 from crossmoda.algorithm.model.spec import KOOS_MODEL_FILE
 from crossmoda.algorithm.training.config import TrainConfig
 from crossmoda.algorithm.training.run_index import RunIndex
-from crossmoda.algorithm.training.stages import on_main, run_stage, stage_done
+from crossmoda.algorithm.training.stages import from_main, on_main, run_stage, stage_done
 
 __all__ = ["write_koos_inputs", "run_koos"]
 
@@ -81,7 +81,8 @@ def run_koos(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[str, Any]:
     """Stage 4: fit the Koos grader on the final model's predictions (rank 0);
     ``RUN/koos/koos_model.json`` is copied into ``RUN/model``. Skipped with a log line when the
     data set has no source grades (``infos_source_training.csv``)."""
-    if stage_done(run_dir / "koos") is None and not (data_dir / "infos_source_training.csv").is_file():
+    if from_main(lambda: stage_done(run_dir / "koos") is None
+                 and not (data_dir / "infos_source_training.csv").is_file()):
         logger.info("koos: %s has no infos_source_training.csv (grades), skipping", data_dir)
         return {"skipped": "no source grades"}
     return run_stage(run_dir, "koos",

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from crossmoda.algorithm.model.network import load_state, save_state
 from crossmoda.algorithm.training.config import TranslateConfig
 from crossmoda.algorithm.training.data import Volume
+from crossmoda.algorithm.training.distributed import barrier, is_main, world, wrap_ddp
 from crossmoda.algorithm.training.schedules import linear_decay_second_half, set_learning_rates
 from crossmoda.algorithm.training.translation.mind import mind_loss
 from crossmoda.algorithm.training.translation.nets import build_translation_nets
@@ -258,7 +259,9 @@ def train_translation(
     """Train (or resume) the CycleGAN; returns the ``G_A`` state dict (ceT1 -> hrT2).
 
     ``source``: ceT1 crops with labels; ``target``: hrT2 crops (labels unused). Writes
-    ``out_dir/checkpoint.pt`` (all nets, optimisers, iteration) and ``out_dir/G_A.pt``.
+    ``out_dir/checkpoint.pt`` (all nets, optimisers, iteration) and ``out_dir/G_A.pt``. Under
+    ``torchrun`` every net is wrapped in DDP, each rank draws its own patches
+    (``default_rng([seed, rank, start_iteration])``) and rank 0 alone writes.
     """
     final, ckpt = out_dir / "G_A.pt", out_dir / "checkpoint.pt"
     if final.exists():
@@ -277,11 +280,13 @@ def train_translation(
             opt.load_state_dict(state[name])
         start = int(state["iteration"])
         logger.info("translate: resuming at iteration %d/%d", start, cfg.iterations)
-    rng = np.random.default_rng([seed, start])
+    rank, size = world()
+    rng = np.random.default_rng([seed, start] if size == 1 else [seed, rank, start])
     atlas_a, atlas_b = _atlases(source, target, cfg)
-    step = _CycleGANStep(nets, opts, cfg, device)
+    # the step sees the DDP wrappers (gradients averaged over ranks); states come from ``nets``
+    step = _CycleGANStep({name: wrap_ddp(net, device) for name, net in nets.items()}, opts, cfg, device)
     bar = tqdm(range(start, cfg.iterations), desc="translate", initial=start, total=cfg.iterations,
-               dynamic_ncols=True)
+               dynamic_ncols=True, disable=not is_main())
     for it in bar:
         frac = linear_decay_second_half(it, cfg.iterations)
         for name in ("opt_g", "opt_d"):
@@ -292,15 +297,17 @@ def train_translation(
         losses = step(pa, pb, frac)
         bar.set_postfix({k: f"{v:.3f}" if k == "mind" else f"{v:.2f}" for k, v in losses.items()})
         done = it + 1
-        if done % cfg.checkpoint_every == 0 and done < cfg.iterations:
+        if is_main() and done % cfg.checkpoint_every == 0 and done < cfg.iterations:
             state = {name: net.state_dict() for name, net in nets.items()}
             state.update({name: opt.state_dict() for name, opt in opts.items()}, iteration=done)
             save_state(ckpt, state)
     weights = {k: v.detach().cpu() for k, v in nets["G_A"].state_dict().items()}
-    save_state(final, weights)
-    save_state(out_dir / "nets.pt", {name: net.state_dict() for name, net in nets.items()})
-    if ckpt.exists():
-        ckpt.unlink()
+    if is_main():
+        save_state(final, weights)
+        save_state(out_dir / "nets.pt", {name: net.state_dict() for name, net in nets.items()})
+        if ckpt.exists():
+            ckpt.unlink()
+    barrier()
     return weights
 
 
