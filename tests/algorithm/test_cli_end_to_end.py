@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,45 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 
-from crossmoda.algorithm.model.network import build_segmenter
 from crossmoda.algorithm.model.shipped import shipped_model_dir
-from crossmoda.algorithm.model.spec import (
-    KOOS_MODEL_FILE,
-    ModelSpec,
-    NetworkSpec,
-    PreprocessConfig,
-    model_json,
-)
 from crossmoda.core.io import Geometry, read_image, read_label_map
 from crossmoda.core.koos import read_koos_csv
 from crossmoda.core.labels import LABELS_2022
 from tests.algorithm.synthetic import make_image, render
+from tests.algorithm.tiny_model import TINY, write_tiny_model
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-TINY = ModelSpec(
-    PreprocessConfig(spacing_mm=(2.0, 1.0, 1.0), roi_shape=(12, 40, 72), template_shape=(8, 12, 28),
-                     search_margin_mm=8.0),
-    NetworkSpec(filters=(4, 8, 16), patch=(8, 32, 32)),
-)
-
 
 def _algorithm(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "crossmoda.algorithm.inference.cli", "--device", "cpu",
                            *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
 
-
-def _tiny_model(root: Path) -> Path:
-    torch.manual_seed(0)
-    root.mkdir(parents=True)
-    torch.save(build_segmenter(TINY.network.filters).state_dict(), root / "segmenter.pt")
-    template = np.random.default_rng(0).random(TINY.preprocess.template_shape).astype(np.float32)
-    np.save(root / "template_hrT2.npy", template)
-    (root / "model.json").write_text(json.dumps(model_json(TINY, seed=0)))
-    shutil.copyfile(shipped_model_dir() / KOOS_MODEL_FILE, root / KOOS_MODEL_FILE)  # a plain-JSON grader
-    return root
 
 
 def _gc_job(root: Path, image_path: Path) -> Path:
@@ -90,13 +65,13 @@ def test_tiny_model_folder_and_grand_challenge(tmp_path: Path) -> None:
     grid = make_image((70, 45, 11), (0.93, 1.1, 2.7), (1.0, 2.0, 3.0))
     image = render(grid, np.array([1.0, 2.0, 3.0]), 1, 5.0, "hrT2", np.random.default_rng(0))[0]
     sitk.WriteImage(image, str(inp / "crossmoda2022_ldn_1_hrT2.nii.gz"))
-    _check_both_modes(tmp_path, inp, _tiny_model(tmp_path / "model"))
+    _check_both_modes(tmp_path, inp, write_tiny_model(tmp_path / "model"))
 
 
 def test_refine_option_overrides_the_model_and_a_missing_input_is_refused(tmp_path: Path) -> None:
     from crossmoda.algorithm.inference.predictor import SegmentAndGrade, make_case_predictor
 
-    model = _tiny_model(tmp_path / "model")
+    model = write_tiny_model(tmp_path / "model")
     predictor, _ = make_case_predictor(model, device="cpu", cochlea_refine_mm=0.0)
     assert isinstance(predictor, SegmentAndGrade)
     assert predictor.model.spec.postprocess.cochlea_refine_mm == 0.0

@@ -4,7 +4,6 @@ section runs and reports what the GPU run will report."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,36 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 
-from crossmoda.algorithm.model.network import build_segmenter
-from crossmoda.algorithm.model.shipped import shipped_model_dir
-from crossmoda.algorithm.model.spec import (
-    KOOS_MODEL_FILE,
-    ModelSpec,
-    NetworkSpec,
-    PreprocessConfig,
-    model_json,
-)
 from tests.algorithm.synthetic import make_image, render
+from tests.algorithm.tiny_model import write_tiny_model
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-TINY = ModelSpec(
-    PreprocessConfig(spacing_mm=(2.0, 1.0, 1.0), roi_shape=(12, 40, 72), template_shape=(8, 12, 28),
-                     search_margin_mm=8.0),
-    NetworkSpec(filters=(4, 8, 16), patch=(8, 32, 32)),
-)
-
-
-def _tiny_model(root: Path) -> Path:
-    torch.manual_seed(0)
-    root.mkdir(parents=True)
-    torch.save(build_segmenter(TINY.network.filters).state_dict(), root / "segmenter.pt")
-    template = np.random.default_rng(0).random(TINY.preprocess.template_shape).astype(np.float32)
-    np.save(root / "template_hrT2.npy", template)
-    (root / "model.json").write_text(json.dumps(model_json(TINY, seed=0)))
-    shutil.copyfile(shipped_model_dir() / KOOS_MODEL_FILE, root / KOOS_MODEL_FILE)
-    return root
 
 
 def _cases(root: Path, n: int = 2) -> tuple[Path, Path]:
@@ -66,7 +40,7 @@ def test_gpu_check_cpu_fallback_reports_every_section(tmp_path: Path) -> None:
         import gpu_check
 
         rc = gpu_check.main(["--device", "cpu", "--input", str(images), "--labels", str(labels), "--model",
-                             str(_tiny_model(tmp_path / "model")), "--output", str(out), "--work",
+                             str(write_tiny_model(tmp_path / "model")), "--output", str(out), "--work",
                              str(tmp_path / "work"), "--steps", "2", "--ddp", "on"])
     finally:
         sys.path.remove(str(BENCH))
