@@ -25,6 +25,19 @@ TINY = {
 }
 
 
+def check_complete_run(run: Path, seed: int) -> dict:
+    """Assert that ``run`` holds a finished chain on :data:`TINY` data (3 target crops): every
+    stage in the summary, validation after self-training, the pseudo-hrT2 crops and a loadable
+    final model of the self-training stage trained with ``seed``; returns the summary."""
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["stages"]) >= {"prepare", "translate", "segment", "self_train"}
+    assert "VS_Dice" in summary["stages"]["self_train"]["validation_mean"]
+    assert len(list((run / "data" / "pseudo").glob("*_image.npy"))) == 3
+    model = load_model(run / "model", device="cpu")
+    assert model.metadata["stage"] == "self_train" and model.metadata["seed"] == seed
+    return summary
+
+
 @pytest.mark.slow
 def test_train_all_writes_a_loadable_model_and_resumes(tmp_path: Path) -> None:
     data = write_dataset(tmp_path / "data", n_source=3, n_target=3, n_validation=2)
@@ -34,12 +47,7 @@ def test_train_all_writes_a_loadable_model_and_resumes(tmp_path: Path) -> None:
     assert main(["all", str(data), "--output", str(run), "--config", str(cfg), "--seed", "1"]) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["seed"] == 1 and config["segment"]["iterations"] == 3 and config["mode"] == "adapted"
-    summary = json.loads((run / "summary.json").read_text())
-    assert set(summary["stages"]) >= {"prepare", "translate", "segment", "self_train"}
-    assert "VS_Dice" in summary["stages"]["self_train"]["validation_mean"]
-    assert len(list((run / "data" / "pseudo").glob("*_image.npy"))) == 3
-    model = load_model(run / "model", device="cpu")
-    assert model.metadata["stage"] == "self_train" and model.metadata["seed"] == 1
+    summary = check_complete_run(run, seed=1)
     for name in ("segmenter.pt", "model.pt"):
         path = run / "model" / name if name == "segmenter.pt" else run / "segment" / name
         torch.load(path, weights_only=True)

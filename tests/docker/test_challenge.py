@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +22,6 @@ CASES = ("crossmoda2022_etz_1", "crossmoda2022_ldn_2", "crossmoda2022_ukm_3")
 GEOMETRY = Geometry(size=(24, 20, 12), spacing=(0.5, 0.5, 1.5), origin=(0.0, 0.0, 0.0),
                     direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
 
-TEAM_SCRIPT = '''\
-import shutil, sys, time
-from pathlib import Path
-mode = Path("/mode.txt").read_text().strip()
-print("team mode", mode, flush=True)
-if mode == "crash":
-    sys.stderr.write("Traceback (most recent call last):\\nRuntimeError: CUDA out of memory\\n")
-    sys.exit(1)
-if mode == "sleep":
-    time.sleep(600)
-cases = sorted(p.name[: -len("_hrT2.nii.gz")] for p in Path("/input").glob("*_hrT2.nii.gz"))
-for case in cases:
-    shutil.copy(f"/labels/{case}_Label.nii.gz", f"/output/{case}_Label.nii.gz")
-shutil.copy("/labels/koos.csv", "/output/predictions.csv")
-print("wrote", len(cases), "cases", flush=True)
-'''
-
-TEAM_DOCKERFILE = '''\
-ARG BASE
-FROM ${BASE}
-ENV PYTHONUNBUFFERED=1
-COPY labels /labels
-COPY team.py mode.txt /
-USER 1000:1000
-ENTRYPOINT ["python3", "/team.py"]
-'''
-
-
 def _dataset(root: Path) -> tuple[Path, Path]:
     """Three cases: a 2-slice-thick VS box and a small cochlea box each (hand-checkable volumes)."""
     images, labels = root / "test", root / "test_labels"
@@ -68,23 +39,11 @@ def _dataset(root: Path) -> tuple[Path, Path]:
     return images, labels
 
 
-def _build_team(client: Any, root: Path, labels: Path, base: str, mode: str) -> str:
-    """A tiny team image: copies reference-like labels (``copy``), crashes or sleeps."""
-    context = root / mode
-    shutil.copytree(labels, context / "labels")
-    (context / "team.py").write_text(TEAM_SCRIPT)
-    (context / "mode.txt").write_text(mode)
-    (context / "Dockerfile").write_text(TEAM_DOCKERFILE)
-    tag = f"localhost/crossmoda-test-team-{mode}:1"
-    client.images.build(path=str(context), tag=tag, buildargs={"BASE": base}, rm=True)
-    return tag
-
-
 def test_challenge_ranks_failed_submissions_last(
     tmp_path: Path, docker_client: Any, images: dict[str, str], base_image: str
 ) -> None:
     images_dir, labels_dir = _dataset(tmp_path / "data")
-    teams = tuple(Team(name, _build_team(docker_client, tmp_path / "teams", labels_dir, base_image, mode))
+    teams = tuple(Team(name, build_team(docker_client, tmp_path / "teams", labels_dir, base_image, mode))
                   for name, mode in (("crasher", "crash"), ("good", "copy"), ("sleeper", "sleep")))
     config = ChallengeConfig(
         teams=teams, input_dir=images_dir, ground_truth=labels_dir, output_dir=tmp_path / "work",

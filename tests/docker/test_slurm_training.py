@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from crossmoda.algorithm.inference.predict import load_model
 from crossmoda.challenge.slurm import SlurmError, check_slurm
 from tests.algorithm.synthetic import write_dataset
-from tests.algorithm.test_pipeline import TINY
+from tests.algorithm.test_pipeline import TINY, check_complete_run
 
 pytestmark = pytest.mark.slurm
 
@@ -55,10 +54,5 @@ def test_train_sbatch_runs_two_ranks_and_writes_a_complete_run(tmp_path: Path) -
 
     assert "1 node(s) x 2 process(es)" in text, text[-4000:]
     assert text.count("all finished:") == 1, text[-4000:]  # rank 0 logs, rank 1 stays quiet
-    summary = json.loads((run / "summary.json").read_text())
-    assert set(summary["stages"]) >= {"prepare", "translate", "segment", "self_train"}
-    assert "VS_Dice" in summary["stages"]["self_train"]["validation_mean"]
-    assert len(list((run / "data" / "pseudo").glob("*_image.npy"))) == 3
-    model = load_model(run / "model", device="cpu")
-    assert model.metadata["stage"] == "self_train" and model.metadata["seed"] == 1
+    check_complete_run(run, seed=1)
     assert sorted(run.rglob(".partial-*")) == [] and sorted(run.rglob("checkpoint.pt")) == []
