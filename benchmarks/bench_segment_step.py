@@ -49,7 +49,7 @@ def step_seconds(run: Path | None, threads: int, steps: int, warmup: int = 3) ->
     from monai.losses import DiceCELoss
 
     from crossmoda.algorithm.model.network import build_segmenter
-    from crossmoda.algorithm.training.config import SegmentConfig
+    from crossmoda.algorithm.training.config import CLASS_WEIGHTS, SegmentConfig
     from crossmoda.algorithm.training.data import patch_batches
 
     torch.set_num_threads(threads)
@@ -59,7 +59,7 @@ def step_seconds(run: Path | None, threads: int, steps: int, warmup: int = 3) ->
     net = build_segmenter(cfg.filters)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True,
-                         weight=torch.tensor(cfg.class_weights))
+                         weight=torch.tensor(CLASS_WEIGHTS["crossmoda2022"]))
     t0 = time.perf_counter()
     for i in range(warmup + steps):
         if i == warmup:

@@ -27,6 +27,8 @@ __all__ = [
     "CLASS_NAMES",
     "MODEL_LABEL_MAPS",
     "segmenter_classes",
+    "ClassRoles",
+    "class_roles",
     "MODEL_FORMAT_VERSION",
     "READABLE_FORMAT_VERSIONS",
     "MODEL_FILE",
@@ -55,6 +57,40 @@ def segmenter_classes(label_map: str = LABELS_2022.name) -> tuple[str, ...]:
     labels = MODEL_LABEL_MAPS[label_map].labels
     return ("background", *(labels[k] for k in sorted(labels)),
             *(AUX_LABELS.labels[k] for k in sorted(AUX_LABELS.labels)))
+
+
+@dataclass(frozen=True)
+class ClassRoles:
+    """What the segmenter's classes of one label map are (channel numbers = label values).
+
+    Attributes:
+        vs: The tumour classes (2022: VS; 2023: extra- and intra-meatal VS).
+        cochlea: The cochlea class.
+        brainstem: The auxiliary brainstem class (``_Aux`` 1); the cerebellum is the next one.
+    """
+
+    vs: tuple[int, ...]
+    cochlea: int
+    brainstem: int
+
+    @property
+    def foreground(self) -> tuple[int, ...]:
+        """The ``_Label`` classes (tumour and cochlea), in order."""
+        return (*self.vs, self.cochlea)
+
+    @property
+    def cerebellum(self) -> int:
+        """The auxiliary cerebellum class (``_Aux`` 2)."""
+        return self.brainstem + 1
+
+
+def class_roles(label_map: str = LABELS_2022.name) -> ClassRoles:
+    """The :class:`ClassRoles` of the segmenter classes of ``label_map`` (:func:`segmenter_classes`):
+    ``crossmoda2022``: VS 1, cochlea 2, brainstem 3; ``crossmoda2023``: VS 1 + 2, cochlea 3,
+    brainstem 4."""
+    classes = segmenter_classes(label_map)
+    n_labels = len(MODEL_LABEL_MAPS[label_map].labels)
+    return ClassRoles(vs=tuple(range(1, n_labels)), cochlea=n_labels, brainstem=classes.index("brainstem"))
 
 
 CLASS_NAMES: tuple[str, ...] = segmenter_classes(LABELS_2022.name)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from crossmoda.algorithm.model.network import build_segmenter, load_state, resolve_device
-from crossmoda.algorithm.model.spec import ModelSpec
+from crossmoda.algorithm.model.spec import ClassRoles, ModelSpec, class_roles
 from crossmoda.algorithm.training.config import TrainConfig
 from crossmoda.algorithm.training.data import Volume, load_split
 from crossmoda.algorithm.training.distributed import gather_lists, world
@@ -35,9 +35,25 @@ from crossmoda.algorithm.training.stages import from_main, on_main, run_stage, s
 from crossmoda.algorithm.training.validation import translation_quality, validate_model
 from crossmoda.core.provenance import provenance, write_json_atomic
 
-__all__ = ["run_prepare", "run_translate", "run_segment", "run_self_train", "run_koos", "run_all"]
+__all__ = [
+    "resolve_label_map", "run_prepare", "run_translate", "run_segment", "run_self_train", "run_koos", "run_all",
+]
 
 logger = logging.getLogger(__name__)
+
+
+def resolve_label_map(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> None:
+    """Resolve ``cfg.label_map`` in place: the prepared folder's (``RUN/data/index.json``) or,
+    before ``prepare``, the data's (from its case names).
+
+    Raises:
+        ValueError: the configured label map is not the data's, or the data mixes editions.
+    """
+    from crossmoda.algorithm.training.prepare import data_label_map
+
+    data = run_dir / "data"
+    cfg.for_label_map(RunIndex.read(data).label_map if (data / INDEX_FILE).is_file()
+                      else data_label_map(data_dir))
 
 
 def run_prepare(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> RunIndex:
@@ -52,7 +68,9 @@ def run_prepare(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> RunIndex:
     t0 = time.perf_counter()
     on_main(lambda: prepare_data(data_dir, out, cfg.preprocess, max_cases=cfg.max_cases))
     logger.info("prepare: %.1f s", time.perf_counter() - t0)
-    return RunIndex.read(out)
+    index = RunIndex.read(out)
+    cfg.for_label_map(index.label_map)
+    return index
 
 
 def _export_and_validate(
@@ -77,15 +95,25 @@ def _translate(stage: Path, run_dir: Path, cfg: TrainConfig, device: torch.devic
     data = run_dir / "data"
     index = RunIndex.read(data)
     t0 = time.perf_counter()
-    source = load_split(data, "source", index.source)
+    source = load_split(data, "source", index.source, roles=class_roles(cfg.label_map or index.label_map))
     target = []
     for case in index.target:
         image = np.load(data / "target" / f"{case}_image.npy").astype(np.float32)
         target.append(Volume(case, image, np.zeros(image.shape, np.uint8)))
-    weights = train_translation(source, target, cfg.translate, stage, device=device, seed=cfg.seed)
+    structures = [_structure_volume(v, class_roles(index.label_map)) for v in source]
+    weights = train_translation(structures, target, cfg.translate, stage, device=device, seed=cfg.seed)
     seconds = time.perf_counter() - t0
     applied = on_main(lambda: _apply_translation(weights, source, data, cfg, device)) or {}
     return {"seconds_train": seconds, **applied}
+
+
+def _structure_volume(vol: Volume, roles: ClassRoles) -> Volume:
+    """``vol`` with the translation's structure classes: 1 tumour (all its parts), 2 cochlea,
+    0 elsewhere (auxiliary structures included)."""
+    label = np.zeros_like(vol.label)
+    label[np.isin(vol.label, roles.vs)] = 1
+    label[vol.label == roles.cochlea] = 2
+    return Volume(vol.case, vol.image, label)
 
 
 def _apply_translation(weights: dict[str, torch.Tensor], source: list[Volume], data: Path, cfg: TrainConfig,
@@ -123,13 +151,14 @@ def run_translate(run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict
 def _stage_volumes(run_dir: Path, cfg: TrainConfig) -> list[Volume]:
     data = run_dir / "data"
     index = RunIndex.read(data)
+    roles = class_roles(index.label_map)
     if cfg.mode == "adapted":
-        return load_split(data, "source", index.source, image_split="pseudo")
+        return load_split(data, "source", index.source, image_split="pseudo", roles=roles)
     if cfg.mode == "no_adaptation":
-        return load_split(data, "source", index.source)
+        return load_split(data, "source", index.source, roles=roles)
     if not index.truth_label:
         raise FileNotFoundError("supervised mode needs paired_truth/<case>_Label for target cases")
-    return load_split(data, "target", index.truth_label, label_suffix="truth_label")
+    return load_split(data, "target", index.truth_label, label_suffix="truth_label", roles=roles)
 
 
 def run_segment(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
@@ -138,7 +167,7 @@ def run_segment(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: torch.d
     def body(stage: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         weights = train_segmenter(_stage_volumes(run_dir, cfg), cfg.segment, stage, device=device,
-                                  seed=cfg.seed, desc=f"segment ({cfg.mode})")
+                                  seed=cfg.seed, desc=f"segment ({cfg.mode})", label_map=cfg.model_spec().label_map)
         seconds = time.perf_counter() - t0
         val = _export_and_validate(stage, weights, run_dir, data_dir, cfg, "segment")
         return {"seconds": seconds, "validation_mean": val}
@@ -176,14 +205,15 @@ def _self_train(stage: Path, data_dir: Path, run_dir: Path, cfg: TrainConfig,
         resumed = (rdir / "model.pt").exists()
         kept = []
         if not resumed:
-            net = build_segmenter(cfg.segment.filters)
+            net = build_segmenter(cfg.segment.filters, out_channels=len(spec.classes))
             net.load_state_dict(weights)
             net.to(device)
-            kept = select_pseudo_labels(_pseudo_labels(net, images, spec, device), images, cfg.self_train)
+            kept = select_pseudo_labels(_pseudo_labels(net, images, spec, device), images, cfg.self_train,
+                                        class_roles(spec.label_map))
         weights = train_segmenter(
             [*source, *kept], cfg.segment, rdir, device=device, seed=cfg.seed + k,
             iterations=cfg.self_train.iterations, lr=cfg.self_train.lr, init_weights=weights,
-            desc=f"self-train {k}/{cfg.self_train.rounds}",
+            desc=f"self-train {k}/{cfg.self_train.rounds}", label_map=spec.label_map,
         )
         # a round finished in an earlier session is loaded, not re-labelled: its count is unknown here
         rounds.append({"round": k, "pseudo_labelled_kept": None if resumed else len(kept)})
@@ -211,6 +241,7 @@ def run_all(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[str, Any]:
     """The whole chain for ``cfg.mode``; writes ``RUN/config.json``, ``RUN/model`` and
     ``RUN/summary.json`` (per-stage seconds and validation)."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    resolve_label_map(data_dir, run_dir, cfg)
     on_main(lambda: write_json_atomic(
         run_dir / "config.json", {**cfg.to_dict(), "provenance": provenance("crossmoda-train", cfg)}))
     torch.manual_seed(cfg.seed)

@@ -69,6 +69,8 @@ def _train(stage: str, data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[
     run_dir.mkdir(parents=True, exist_ok=True)
     from crossmoda.core.provenance import provenance, write_json_atomic
 
+    chain.resolve_label_map(data_dir, run_dir, cfg)
+
     # one stage alone: its resolved configuration beside the run's (``config.json`` is the chain's)
     on_main(lambda: write_json_atomic(run_dir / f"config_{stage.replace('-', '_')}.json",
                                       {**cfg.to_dict(), "provenance": provenance("crossmoda-train", cfg)}))

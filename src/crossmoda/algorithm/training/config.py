@@ -9,6 +9,7 @@ from typing import Any
 
 from crossmoda.algorithm.model.spec import (
     CLASS_NAMES,
+    MODEL_LABEL_MAPS,
     ModelSpec,
     NetworkSpec,
     PostprocessSpec,
@@ -18,6 +19,7 @@ from crossmoda.algorithm.model.spec import (
 __all__ = [
     "CLASS_NAMES",
     "COCHLEA_PROB",
+    "CLASS_WEIGHTS",
     "PreprocessConfig",
     "TranslateConfig",
     "SegmentConfig",
@@ -33,6 +35,15 @@ COCHLEA_PROB: dict[str, float] = {"adapted": 0.5, "no_adaptation": 0.0, "supervi
 """Default cochlea intensity augmentation per mode: it compensates a translation artefact (the
 pseudo-hrT2 cochlea has about half the contrast to its surroundings of a real hrT2 one), so only
 the adapted chain uses it."""
+
+CLASS_WEIGHTS: dict[str, tuple[float, ...]] = {
+    "crossmoda2022": (1.0, 5.0, 20.0, 2.0, 1.0),
+    "crossmoda2023": (1.0, 5.0, 10.0, 20.0, 2.0, 1.0),
+}
+"""Default loss weight per segmenter class and label map (background, the ``_Label`` classes,
+brainstem, cerebellum). 2023: the intra-meatal part (the canal's few hundred voxels) between the
+extra-meatal tumour and the cochlea."""
+
 
 @dataclass
 class TranslateConfig:
@@ -98,8 +109,9 @@ class SegmentConfig:
     augment: bool = True
     checkpoint_every: int = 100
     sw_overlap: float = 0.25
-    class_weights: tuple[float, ...] = (1.0, 5.0, 20.0, 2.0, 1.0)
-    """Loss weight per class (background, VS, cochlea, brainstem, cerebellum): without them the
+    class_weights: tuple[float, ...] | None = None
+    """Loss weight per class (2022: background, VS, cochlea, brainstem, cerebellum); ``None``:
+    :data:`CLASS_WEIGHTS` of the data's label map. Without them the
     cochlea (0.2 % of a patch's voxels) is not learned at all in a CPU budget of iterations, and
     with VS at 1 the tumour on pseudo-hrT2 (a dark blob beside the equally dark brainstem) was not
     learned in 600 iterations (test VS Dice 0.00; 0.25 with VS at 5, same data and budget)."""
@@ -164,10 +176,28 @@ class TrainConfig:
     self_train: SelfTrainConfig = field(default_factory=SelfTrainConfig)
     max_cases: int | None = None
     validate: bool = True
+    label_map: str | None = None
+    """The label map of the data and of the model trained (``crossmoda2022`` or
+    ``crossmoda2023``); ``None``: read from the data's case names (:meth:`for_label_map`)."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r} not in {MODES}")
+        if self.label_map is not None and self.label_map not in MODEL_LABEL_MAPS:
+            raise ValueError(f"label_map {self.label_map!r} not in {sorted(MODEL_LABEL_MAPS)}")
+
+    def for_label_map(self, label_map: str) -> None:
+        """Resolve, in place, ``label_map`` (the data's) and the defaults that depend on it
+        (``segment.class_weights``).
+
+        Raises:
+            ValueError: a configured label map other than the data's.
+        """
+        if self.label_map is not None and self.label_map != label_map:
+            raise ValueError(f"the configuration trains {self.label_map} models, the data is {label_map}")
+        self.label_map = label_map
+        if self.segment.class_weights is None:
+            self.segment.class_weights = CLASS_WEIGHTS[label_map]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -180,6 +210,7 @@ class TrainConfig:
             self.preprocess,
             NetworkSpec(tuple(seg.filters), tuple(seg.patch), seg.sw_overlap),  # type: ignore[arg-type]
             PostprocessSpec(seg.cochlea_refine_mm, seg.cochlea_context_mm),
+            label_map=self.label_map or "crossmoda2022",
         )
 
 
@@ -194,7 +225,7 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
         current = getattr(default, name)
         if is_dataclass(current):
             kwargs[name] = _build(type(current), value)
-        elif isinstance(current, tuple):
+        elif isinstance(current, tuple) or isinstance(value, list):
             kwargs[name] = tuple(value)
         else:
             kwargs[name] = value

@@ -4,8 +4,9 @@ with numpy + torch + MONAI only (no SimpleITK), so the loop runs on a bare GPU m
 Folder layout written by :mod:`crossmoda.algorithm.training.prepare` (arrays ``(z, y, x)``)::
 
     DATA/index.json                      {"splits": {"source": [case, ...], "target": [...]}, ...}
-    DATA/<split>/<case>_image.npy        float16 normalised crop (ceT1 for source, hrT2 for target)
-    DATA/<split>/<case>_label.npy        uint8 classes 0-4 (source: from _Label + _Aux)
+    DATA/<split>/<case>_image.npy        float16 normalised crop (ceT1 for source, hrT2/T2 for target)
+    DATA/<split>/<case>_label.npy        uint8 segmenter classes (source: from _Label + _Aux;
+                                         2022: 0-4, 2023: 0-5, see model.spec.class_roles)
     DATA/<split>/<case>_truth_label.npy  uint8, target only, paired truth (upper bound only)
     DATA/<split>/<case>_truth_hrT2.npy   float16, source only, paired truth (benchmark only)
     DATA/pseudo/<case>_image.npy         pseudo-hrT2 written by the translation stage
@@ -14,12 +15,14 @@ Folder layout written by :mod:`crossmoda.algorithm.training.prepare` (arrays ``(
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import torch
+
+from crossmoda.algorithm.model.spec import ClassRoles, class_roles
 
 __all__ = [
     "Volume",
@@ -31,21 +34,23 @@ __all__ = [
     "patch_batches",
 ]
 
-FG_CLASSES = (1, 2)
+ROLES_2022 = class_roles()
 
 
 @dataclass
 class Volume:
-    """One training crop: ``image`` float32 ``(z, y, x)``, ``label`` uint8 ``(z, y, x)``."""
+    """One training crop: ``image`` float32 ``(z, y, x)``, ``label`` uint8 ``(z, y, x)``;
+    ``fg_classes``: the classes patches are centred on (tumour and cochlea classes)."""
 
     case: str
     image: npt.NDArray[np.float32]
     label: npt.NDArray[np.uint8]
+    fg_classes: tuple[int, ...] = field(default=ROLES_2022.foreground)
 
     def __post_init__(self) -> None:
         if self.image.shape != self.label.shape:
             raise ValueError(f"{self.case}: image {self.image.shape} != label {self.label.shape}")
-        self.fg_index = {c: np.argwhere(self.label == c) for c in FG_CLASSES}
+        self.fg_index = {c: np.argwhere(self.label == c) for c in self.fg_classes}
 
 
 def load_split(
@@ -56,9 +61,11 @@ def load_split(
     image_split: str | None = None,
     label_suffix: str = "label",
     label_dir: str | Path | None = None,
+    roles: ClassRoles = ROLES_2022,
 ) -> list[Volume]:
     """Load crops of ``cases``; images from ``image_split`` (default ``split``), labels
-    ``<case>_<label_suffix>.npy`` from ``label_dir`` (default ``DATA/split``)."""
+    ``<case>_<label_suffix>.npy`` from ``label_dir`` (default ``DATA/split``), whose classes
+    ``roles`` describes."""
     root = Path(data_dir)
     img_dir = root / (image_split or split)
     lbl_dir = Path(label_dir) if label_dir is not None else root / split
@@ -66,7 +73,7 @@ def load_split(
     for case in cases:
         image = np.load(img_dir / f"{case}_image.npy").astype(np.float32)
         label = np.load(lbl_dir / f"{case}_{label_suffix}.npy").astype(np.uint8)
-        out.append(Volume(case, image, label))
+        out.append(Volume(case, image, label, roles.foreground))
     return out
 
 
@@ -74,11 +81,11 @@ def sample_patch(
     vol: Volume, patch: tuple[int, int, int], rng: np.random.Generator, fg_fraction: float
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """A ``patch``-sized crop of ``vol``; with probability ``fg_fraction`` centred near a random
-    voxel of a random foreground class (VS or cochlea) present in the volume. Pads with the
+    voxel of a random foreground class (``vol.fg_classes``) present in the volume. Pads with the
     image minimum (label 0) when the volume is smaller than the patch."""
     shape = np.asarray(vol.image.shape)
     p = np.asarray(patch)
-    present = [c for c in FG_CLASSES if len(vol.fg_index[c])]
+    present = [c for c in vol.fg_classes if len(vol.fg_index[c])]
     if present and rng.random() < fg_fraction:
         pts = vol.fg_index[present[int(rng.integers(len(present)))]]
         centre = pts[int(rng.integers(len(pts)))] + rng.integers(-p // 4, p // 4 + 1)
@@ -125,11 +132,11 @@ def label_intensity(
     img: npt.NDArray[np.float32],
     lbl: npt.NDArray[np.uint8],
     rng: np.random.Generator,
-    label: int = 1,
+    label: int | tuple[int, ...] = 1,
     percentiles: tuple[float, float] = (2.0, 98.0),
     edge_sigma: float = 0.0,
 ) -> npt.NDArray[np.float32]:
-    """Move the mean intensity of the ``label`` voxels to a random level between the patch's
+    """Move the mean intensity of the ``label`` voxels (one class or the union of several) to a random level between the patch's
     ``percentiles`` and scale their contrast around the mean by U(0.5, 1.5); the rest of the
     patch is unchanged. ``img``, ``lbl``: ``(z, y, x)``.
 
@@ -147,7 +154,7 @@ def label_intensity(
     brighter from the CSF around: on the phantom, a quarter of the VS missed, mostly within
     1 mm of its surface).
     """
-    mask = lbl == label
+    mask = np.isin(lbl, label)
     if not mask.any():
         return img
     lo, hi = np.percentile(img, percentiles)
@@ -172,7 +179,7 @@ def augment_patch(
     img: npt.NDArray[np.float32], lbl: npt.NDArray[np.uint8], rng: np.random.Generator,
     invert_prob: float = 0.0, remap_prob: float = 0.0, tumour_prob: float = 0.0,
     cochlea_prob: float = 0.0, edge_sigma: tuple[float, float] = (0.0, 0.0),
-    tumour_percentiles: tuple[float, float] = (2.0, 98.0),
+    tumour_percentiles: tuple[float, float] = (2.0, 98.0), roles: ClassRoles = ROLES_2022,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """Spatial (left-right flip, small in-plane rotation and scaling) and intensity (gamma,
     contrast, noise, blur) augmentation of one ``(z, y, x)`` patch, with MONAI transforms.
@@ -183,7 +190,8 @@ def augment_patch(
     ``tumour_prob``, ``cochlea_prob``: chances of a :func:`label_intensity` of the VS (level
     between the patch's ``tumour_percentiles``) and of the cochlea (50th to 99.5th: brighter,
     as hrT2 shows it), after those and before the rest, with a boundary blend of sigma
-    U(``edge_sigma``) voxels (:func:`label_intensity`).
+    U(``edge_sigma``) voxels (:func:`label_intensity`). ``roles``: which classes are the
+    tumour (all its parts shift together) and the cochlea.
     """
     from monai.transforms import Affine, GaussianSmooth
 
@@ -193,10 +201,10 @@ def augment_patch(
         img = -img
     if tumour_prob > 0 and rng.random() < tumour_prob:
         sigma = float(rng.uniform(*edge_sigma)) if edge_sigma[1] > 0 else 0.0
-        img = label_intensity(img, lbl, rng, 1, tumour_percentiles, sigma)
+        img = label_intensity(img, lbl, rng, roles.vs, tumour_percentiles, sigma)
     if cochlea_prob > 0 and rng.random() < cochlea_prob:
         sigma = float(rng.uniform(*edge_sigma)) if edge_sigma[1] > 0 else 0.0
-        img = label_intensity(img, lbl, rng, 2, (50.0, 99.5), sigma)
+        img = label_intensity(img, lbl, rng, roles.cochlea, (50.0, 99.5), sigma)
 
     if rng.random() < 0.5:  # both sides have canals: a mirrored head is a plausible head
         img, lbl = img[:, :, ::-1], lbl[:, :, ::-1]
@@ -239,6 +247,7 @@ def patch_batches(
     cochlea_prob: float = 0.0,
     edge_sigma: tuple[float, float] = (0.0, 0.0),
     tumour_percentiles: tuple[float, float] = (2.0, 98.0),
+    roles: ClassRoles = ROLES_2022,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches ``(image (B, 1, z, y, x) float32, label (B, 1, z, y, x) int64)``."""
     if not volumes:
@@ -251,7 +260,7 @@ def patch_batches(
             if augment:
                 img, lbl = augment_patch(
                     img, lbl, rng, invert_prob, remap_prob, tumour_prob, cochlea_prob, edge_sigma,
-                    tumour_percentiles,
+                    tumour_percentiles, roles,
                 )
             imgs.append(img)
             lbls.append(lbl)

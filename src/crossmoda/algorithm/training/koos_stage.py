@@ -18,6 +18,7 @@ from crossmoda.algorithm.model.spec import KOOS_MODEL_FILE
 from crossmoda.algorithm.training.config import TrainConfig
 from crossmoda.algorithm.training.run_index import RunIndex
 from crossmoda.algorithm.training.stages import from_main, on_main, run_stage, stage_done
+from crossmoda.core.labels import LABELS_2023
 
 __all__ = ["write_koos_inputs", "run_koos"]
 
@@ -80,7 +81,11 @@ def _fit(stage: Path, data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[s
 def run_koos(data_dir: Path, run_dir: Path, cfg: TrainConfig) -> dict[str, Any]:
     """Stage 4: fit the Koos grader on the final model's predictions (rank 0);
     ``RUN/koos/koos_model.json`` is copied into ``RUN/model``. Skipped with a log line when the
-    data set has no source grades (``infos_source_training.csv``)."""
+    data set has no source grades (``infos_source_training.csv``) and for crossMoDA 2023 models
+    (the 2023 task has no Koos grade)."""
+    if cfg.label_map == LABELS_2023.name:
+        logger.info("koos: the crossMoDA 2023 task has no Koos grade, skipping")
+        return {"skipped": "crossmoda2023 task (no Koos grade)"}
     if from_main(lambda: stage_done(run_dir / "koos") is None
                  and not (data_dir / "infos_source_training.csv").is_file()):
         logger.info("koos: %s has no infos_source_training.csv (grades), skipping", data_dir)

@@ -1,7 +1,7 @@
 """Turn a crossMoDA-layout data set into ``.npy`` crops for the torch-only training loop.
 
 Source cases are cropped around the midpoint of their two labelled cochleas; target cases
-around the centre found by the hrT2 localisation template, which is built here from the
+(hrT2, or T2 for crossMoDA 2023 data) around the centre found by the localisation template, which is built here from the
 unlabelled target images (iterated mean of template-sized patches re-aligned by NCC).
 See :mod:`crossmoda.algorithm.training.data` for the written layout.
 """
@@ -17,16 +17,19 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from tqdm import tqdm
 
+from crossmoda.algorithm.inference.layout import layout_for
 from crossmoda.algorithm.inference.frame import box_at, centre_from_labels, normalise, resample_box
 from crossmoda.algorithm.inference.localise import coarse_template_patch, localise
-from crossmoda.algorithm.model.spec import PreprocessConfig
+from crossmoda.algorithm.model.spec import PreprocessConfig, class_roles
 from crossmoda.algorithm.training.run_index import INDEX_FILE
 from crossmoda.core.cases import discover_cases, parse_case
 from crossmoda.core.io import read_image
 from crossmoda.core.labels import LABELS_2022, LABELS_2023
 from crossmoda.core.provenance import provenance, write_json_atomic
 
-__all__ = ["image_centre", "build_template", "merge_labels", "data_label_map", "prepare_data"]
+__all__ = [
+    "image_centre", "build_template", "merge_labels", "data_label_map", "target_modality", "prepare_data",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,16 +65,18 @@ def build_template(
 
 
 def merge_labels(
-    label: npt.NDArray[np.integer], aux: npt.NDArray[np.integer] | None
+    label: npt.NDArray[np.integer], aux: npt.NDArray[np.integer] | None, label_map: str = LABELS_2022.name
 ) -> npt.NDArray[np.uint8]:
-    """Training classes: 1 VS, 2 cochlea from ``_Label``; 3 brainstem, 4 cerebellum from ``_Aux``
-    (where no ``_Label`` value is set)."""
+    """Segmenter classes of ``label_map``: the ``_Label`` values as they are (2022: 1 VS,
+    2 cochlea; 2023: 1 extra-, 2 intra-meatal VS, 3 cochlea), then brainstem and cerebellum from
+    ``_Aux`` where no ``_Label`` value is set (2022: 3, 4; 2023: 4, 5)."""
+    roles = class_roles(label_map)
     out = np.asarray(label, dtype=np.uint8).copy()
     if aux is not None:
         a = np.asarray(aux)
         free = out == 0
-        out[free & (a == 1)] = 3
-        out[free & (a == 2)] = 4
+        out[free & (a == 1)] = roles.brainstem
+        out[free & (a == 2)] = roles.cerebellum
     return out
 
 
@@ -83,17 +88,18 @@ def _crop(
 
 
 def _crop_labels(
-    label: sitk.Image, aux: sitk.Image | None, centre: tuple[float, float, float], cfg: PreprocessConfig
+    label: sitk.Image, aux: sitk.Image | None, centre: tuple[float, float, float], cfg: PreprocessConfig,
+    label_map: str,
 ) -> npt.NDArray[np.uint8]:
     box = box_at(centre, cfg.spacing_mm, cfg.roi_shape)
     lab = resample_box(label, box, label=True)
     ax = resample_box(aux, box, label=True) if aux is not None else None
-    return merge_labels(lab, ax)
+    return merge_labels(lab, ax, label_map)
 
 
 def _prepare_source(root: Path, out: Path, files: dict[str, Path], cfg: PreprocessConfig,
                     index: dict[str, Any]) -> None:
-    """ceT1 crops centred on both cochleas, their labels (+ aux) and paired-truth hrT2 crops."""
+    """ceT1 crops centred on both cochleas, their labels (+ aux) and paired-truth target crops."""
     truth = root / "paired_truth"
     (out / "source").mkdir(parents=True, exist_ok=True)
     for case, path in tqdm(files.items(), desc="prepare source", dynamic_ncols=True):
@@ -102,12 +108,10 @@ def _prepare_source(root: Path, out: Path, files: dict[str, Path], cfg: Preproce
         aux = read_image(aux_path) if aux_path.is_file() else None
         centre = centre_from_labels(label)
         np.save(out / "source" / f"{case}_image.npy", _crop(read_image(path), centre, cfg))
-        np.save(out / "source" / f"{case}_label.npy", _crop_labels(label, aux, centre, cfg))
-        if (truth / f"{case}_hrT2.nii.gz").is_file():
-            np.save(
-                out / "source" / f"{case}_truth_hrT2.npy",
-                _crop(read_image(truth / f"{case}_hrT2.nii.gz"), centre, cfg),
-            )
+        np.save(out / "source" / f"{case}_label.npy", _crop_labels(label, aux, centre, cfg, index["label_map"]))
+        paired = truth / f"{case}_{target_modality(index['label_map'])}.nii.gz"
+        if paired.is_file():
+            np.save(out / "source" / f"{case}_truth_hrT2.npy", _crop(read_image(paired), centre, cfg))
             index["truth_hrT2"].append(case)
         index["splits"]["source"].append(case)
         index["centres"][case] = list(centre)
@@ -115,7 +119,8 @@ def _prepare_source(root: Path, out: Path, files: dict[str, Path], cfg: Preproce
 
 def _prepare_target(root: Path, out: Path, files: dict[str, Path], cfg: PreprocessConfig,
                     index: dict[str, Any]) -> None:
-    """The hrT2 template, hrT2 crops at the localised centres and paired-truth label crops."""
+    """The localisation template, target crops at the localised centres and paired-truth label
+    crops."""
     truth = root / "paired_truth"
     (out / "target").mkdir(parents=True, exist_ok=True)
     images = {
@@ -136,7 +141,7 @@ def _prepare_target(root: Path, out: Path, files: dict[str, Path], cfg: Preproce
             aux = read_image(aux_path) if aux_path.is_file() else None
             np.save(
                 out / "target" / f"{case}_truth_label.npy",
-                _crop_labels(read_image(lab_path), aux, centre, cfg),
+                _crop_labels(read_image(lab_path), aux, centre, cfg, index["label_map"]),
             )
             index["truth_label"].append(case)
         index["splits"]["target"].append(case)
@@ -172,29 +177,33 @@ def data_label_map(root: Path) -> str:
     return LABELS_2023.name if found[LABELS_2023.name] else LABELS_2022.name
 
 
+def target_modality(label_map: str) -> str:
+    """The target images' modality suffix (the task's input): ``T2`` for crossMoDA 2023 data,
+    else ``hrT2``."""
+    return layout_for(label_map).modality
+
+
 def prepare_data(
     data_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig, *, max_cases: int | None = None
 ) -> dict[str, Any]:
-    """Write source/target crops, paired-truth crops (when present) and the hrT2 template.
+    """Write source/target crops, paired-truth crops (when present) and the localisation template.
 
-    Returns the index written to ``out_dir/index.json`` (read back as
-    :class:`~crossmoda.algorithm.training.run_index.RunIndex`).
+    The label map (:func:`data_label_map`) decides the target modality and the segmenter
+    classes of the label crops (:func:`merge_labels`). Returns the index written to
+    ``out_dir/index.json`` (read back as :class:`~crossmoda.algorithm.training.run_index.RunIndex`).
     """
     root, out = Path(data_dir), Path(out_dir)
-    if data_label_map(root) == LABELS_2023.name:
-        raise ValueError(
-            f"{root}: crossMoDA 2023 data (T2 target, labels 1 extra-meatal VS, 2 intra-meatal VS, "
-            "3 cochlea); this training chain trains crossmoda2022 models (1 VS, 2 cochlea) only, and "
-            "training on these labels would merge the tumour parts into the wrong classes"
-        )
+    label_map = data_label_map(root)
+    modality = target_modality(label_map)
     src = discover_cases(root / "source_training", "ceT1").files
-    tgt = discover_cases(root / "target_training", "hrT2").files
+    tgt = discover_cases(root / "target_training", modality).files
     if max_cases is not None:
         src = dict(list(src.items())[:max_cases])
         tgt = dict(list(tgt.items())[:max_cases])
     if not src or not tgt:
-        raise FileNotFoundError(f"{root}: needs source_training/*_ceT1 and target_training/*_hrT2 images")
+        raise FileNotFoundError(f"{root}: needs source_training/*_ceT1 and target_training/*_{modality} images")
     index: dict[str, Any] = {
+        "label_map": label_map,
         "splits": {"source": [], "target": []},
         "centres": {},
         "truth_hrT2": [],

@@ -21,11 +21,12 @@ class RunIndex:
 
     Attributes:
         source: Labelled ceT1 cases (crops in ``source/``).
-        target: Unlabelled hrT2 cases (crops in ``target/``).
+        target: Unlabelled hrT2 (2023: T2) cases (crops in ``target/``).
         centres: Case -> world centre ``(x, y, z)`` mm of its crop box.
         truth_hrT2: Source cases with a paired hrT2 (phantom only).
         truth_label: Target cases with paired-truth labels (phantom only).
         provenance: The prepare step's provenance (its ``config.data`` is the data set path).
+        label_map: The data's label map (folders prepared before 2023 support: ``crossmoda2022``).
     """
 
     source: list[str]
@@ -34,6 +35,7 @@ class RunIndex:
     truth_hrT2: list[str] = field(default_factory=list)
     truth_label: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    label_map: str = "crossmoda2022"
 
     @classmethod
     def read(cls, data_dir: Path) -> RunIndex:
@@ -49,6 +51,7 @@ class RunIndex:
             truth_hrT2=list(raw.get("truth_hrT2", [])),
             truth_label=list(raw.get("truth_label", [])),
             provenance=dict(raw.get("provenance", {})),
+            label_map=str(raw.get("label_map", "crossmoda2022")),
         )
 
     @property

@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from crossmoda.algorithm.model.network import build_segmenter, load_state, save_state, unwrap
-from crossmoda.algorithm.model.spec import CLASS_NAMES
+from crossmoda.algorithm.model.spec import class_roles, segmenter_classes
 from crossmoda.algorithm.training.config import SegmentConfig
 from crossmoda.algorithm.training.data import Volume, patch_batches
 from crossmoda.algorithm.training.distributed import barrier, is_main, world, wrap_ddp
@@ -24,27 +24,27 @@ __all__ = ["train_segmenter"]
 logger = logging.getLogger(__name__)
 
 
-def _loss(cfg: SegmentConfig, device: torch.device) -> torch.nn.Module:
-    """Dice + cross-entropy with ``cfg.class_weights``; MONAI >= 1.5 weighs the classes in both
-    terms (background excluded from the Dice term)."""
+def _loss(cfg: SegmentConfig, device: torch.device, label_map: str) -> torch.nn.Module:
+    """Dice + cross-entropy with ``cfg.class_weights`` (one per segmenter class of ``label_map``);
+    MONAI >= 1.5 weighs the classes in both terms (background excluded from the Dice term)."""
     from monai.losses import DiceCELoss
 
+    classes = segmenter_classes(label_map)
+    if cfg.class_weights is None or len(cfg.class_weights) != len(classes):
+        raise ValueError(f"class_weights needs {len(classes)} values {classes}, got {cfg.class_weights}")
     weight = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
-    if weight.numel() != len(CLASS_NAMES):
-        raise ValueError(
-            f"class_weights needs {len(CLASS_NAMES)} values {CLASS_NAMES}, got {cfg.class_weights}"
-        )
     return DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True, weight=weight)
 
 
-def _batches(volumes: Sequence[Volume], cfg: SegmentConfig,
-             rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _batches(volumes: Sequence[Volume], cfg: SegmentConfig, rng: np.random.Generator,
+             label_map: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The endless stream of augmented training batches ``cfg`` describes."""
     return patch_batches(volumes, cfg.patch, cfg.batch_size, rng, cfg.foreground_fraction, cfg.augment,
                          invert_prob=cfg.invert_prob, remap_prob=cfg.remap_prob,
                          tumour_prob=cfg.tumour_prob, cochlea_prob=cfg.cochlea_prob or 0.0,
                          edge_sigma=(cfg.label_edge_sigma[0], cfg.label_edge_sigma[1]),
-                         tumour_percentiles=(cfg.tumour_percentiles[0], cfg.tumour_percentiles[1]))
+                         tumour_percentiles=(cfg.tumour_percentiles[0], cfg.tumour_percentiles[1]),
+                         roles=class_roles(label_map))
 
 
 def _resume(ckpt: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> int:
@@ -85,8 +85,10 @@ def train_segmenter(
     lr: float | None = None,
     init_weights: dict[str, torch.Tensor] | None = None,
     desc: str = "segment",
+    label_map: str = "crossmoda2022",
 ) -> dict[str, torch.Tensor]:
-    """Train (or resume) a segmenter on random patches of ``volumes``; returns its state dict.
+    """Train (or resume) a segmenter of the classes of ``label_map`` on random patches of
+    ``volumes``; returns its state dict.
 
     Writes ``out_dir/checkpoint.pt`` every ``cfg.checkpoint_every`` iterations (model, optimiser,
     iteration) and ``out_dir/model.pt`` (weights only) at the end; an existing ``model.pt`` is
@@ -100,7 +102,7 @@ def train_segmenter(
     total = int(iterations if iterations is not None else cfg.iterations)
     base_lr = float(lr if lr is not None else cfg.lr)
     torch.manual_seed(seed)
-    net = build_segmenter(cfg.filters)
+    net = build_segmenter(cfg.filters, out_channels=len(segmenter_classes(label_map)))
     if init_weights is not None:
         net.load_state_dict(init_weights)
     net.to(device)
@@ -110,8 +112,8 @@ def train_segmenter(
         logger.info("%s: resuming at iteration %d/%d", desc, start, total)
     model = wrap_ddp(net, device)
     rank, _ = world()
-    batches = _batches(volumes, cfg, np.random.default_rng([seed, rank, start]))
-    loss_fn = _loss(cfg, device)
+    batches = _batches(volumes, cfg, np.random.default_rng([seed, rank, start]), label_map)
+    loss_fn = _loss(cfg, device, label_map)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     model.train()
     bar = tqdm(

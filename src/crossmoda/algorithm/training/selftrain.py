@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from crossmoda.algorithm.inference.postprocess import clean_labels
 from crossmoda.algorithm.inference.sliding_window import predict_volume
-from crossmoda.algorithm.model.spec import ModelSpec
+from crossmoda.algorithm.model.spec import ClassRoles, ModelSpec, class_roles
 from crossmoda.algorithm.training.config import SelfTrainConfig
 from crossmoda.algorithm.training.data import Volume
 
@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PseudoLabel:
-    """A pseudo-labelled crop and its confidence (mean max-probability over predicted VS and
-    cochlea voxels; 0 when neither was predicted)."""
+    """A pseudo-labelled crop (segmenter classes) and its confidence (mean max-probability over
+    predicted tumour and cochlea voxels; 0 when neither was predicted)."""
 
     case: str
     label: npt.NDArray[np.uint8]
@@ -43,26 +43,31 @@ def pseudo_label(
     out = []
     for case, image in tqdm(images, desc="pseudo-labels", dynamic_ncols=True):
         probs = predict_volume(net, image, spec.network, device)
-        label = clean_labels(probs, spec.preprocess.spacing_mm, image=image, spec=spec.postprocess).combined()
-        fg = (label == 1) | (label == 2)
+        label = clean_labels(probs, spec.preprocess.spacing_mm, image=image, spec=spec.postprocess,
+                             label_map=spec.label_map).combined()
+        fg = np.isin(label, class_roles(spec.label_map).foreground)
         conf = float(probs.max(axis=0)[fg].mean()) if fg.any() else 0.0
         out.append(PseudoLabel(case, label, conf))
     return out
 
 
 def select_pseudo_labels(
-    labels: Sequence[PseudoLabel], images: dict[str, npt.NDArray[np.float32]], cfg: SelfTrainConfig
+    labels: Sequence[PseudoLabel], images: dict[str, npt.NDArray[np.float32]], cfg: SelfTrainConfig,
+    roles: ClassRoles | None = None,
 ) -> list[Volume]:
-    """Keep cases with a VS, at least one cochlea and confidence >= ``cfg.min_confidence``, then the
-    most confident ``cfg.keep_fraction`` of those; returns them as training volumes."""
+    """Keep cases with a tumour (any of ``roles.vs``), at least one cochlea and confidence >=
+    ``cfg.min_confidence``, then the most confident ``cfg.keep_fraction`` of those; returns them
+    as training volumes. ``roles``: the classes of the labels (default: 2022's)."""
+    roles = roles or class_roles()
     ok = [
         p
         for p in labels
-        if p.confidence >= cfg.min_confidence and (p.label == 1).any() and (p.label == 2).any()
+        if p.confidence >= cfg.min_confidence and np.isin(p.label, roles.vs).any()
+        and (p.label == roles.cochlea).any()
     ]
     ok.sort(key=lambda p: p.confidence, reverse=True)
     kept = ok[: max(1, int(round(cfg.keep_fraction * len(ok))))] if ok else []
     logger.info(
         "pseudo-labels: %d/%d cases kept (confidence >= %.2f)", len(kept), len(labels), cfg.min_confidence
     )
-    return [Volume(p.case, images[p.case], p.label) for p in kept]
+    return [Volume(p.case, images[p.case], p.label, roles.foreground) for p in kept]

@@ -24,29 +24,31 @@ def validate_model(
     device: str = "cpu",
     max_cases: int | None = None,
 ) -> dict[str, Any]:
-    """Dice and ASSD (``crossmoda.evaluation``) of a model folder on ``DATA/<split>`` against
-    ``DATA/<split>_labels``, predicting each image through :func:`predict_case`."""
+    """Dice and ASSD (``crossmoda.evaluation``, the model's label map) of a model folder on
+    ``DATA/<split>`` (the model's input modality) against ``DATA/<split>_labels``, predicting
+    each image through :func:`predict_case`."""
     from tqdm import tqdm
 
     from crossmoda.core.cases import discover_cases
     from crossmoda.core.io import read_image, read_label_map
-    from crossmoda.core.labels import LABELS_2022
+    from crossmoda.algorithm.inference.layout import layout_for
     from crossmoda.evaluation.case import CaseConfig, evaluate_arrays
 
-    images = discover_cases(data_dir / split, "hrT2").files
+    model = load_model(model_dir, device=device)
+    labels = model.spec.labels
+    images = discover_cases(data_dir / split, layout_for(labels.name).modality).files
     if max_cases is not None:
         images = dict(list(images.items())[:max_cases])
     if not images:
         return {"cases": {}, "mean": {}, "note": f"no {split} images"}
-    model = load_model(model_dir, device=device)
-    config = CaseConfig(LABELS_2022, metrics=("Dice", "ASSD"))
+    config = CaseConfig(labels, metrics=("Dice", "ASSD"))
     per_case: dict[str, dict[str, float]] = {}
     seconds = []
     for case, path in tqdm(images.items(), desc=f"validate {split}", dynamic_ncols=True):
         image = read_image(path)
         pred = predict_case(image, model)
         seconds.append(pred.timings_s["total"])
-        ref, geo = read_label_map(data_dir / f"{split}_labels" / f"{case}_Label.nii.gz", LABELS_2022)
+        ref, geo = read_label_map(data_dir / f"{split}_labels" / f"{case}_Label.nii.gz", labels)
         per_case[case] = evaluate_arrays(pred.labels, ref, geo.spacing_mm, config)
     cols = config.columns()
     mean = {c: float(np.mean([v[c] for v in per_case.values()])) for c in cols}
