@@ -224,6 +224,6 @@ def test_training_data_label_map_from_case_names(tmp_path: Path) -> None:
                    "target_training/crossmoda2022_ldn_2_hrT2.nii.gz")
     with pytest.raises(ValueError, match="mixes crossMoDA 2023 cases"):
         data_label_map(mixed)
-    with pytest.raises(ValueError, match="crossmoda2022 models .* only"):  # never a silent 2-class model
-        prepare_data(data_2023, tmp_path / "prepared", PRE)
+    with pytest.raises(ValueError, match="mixes crossMoDA 2023 cases"):  # never a silent 2-class model
+        prepare_data(mixed, tmp_path / "prepared", PRE)
     assert not (tmp_path / "prepared").exists()

@@ -36,7 +36,8 @@ from crossmoda.algorithm.training.validation import translation_quality, validat
 from crossmoda.core.provenance import provenance, write_json_atomic
 
 __all__ = [
-    "resolve_label_map", "run_prepare", "run_translate", "run_segment", "run_self_train", "run_koos", "run_all",
+    "resolve_label_map", "run_prepare", "run_translate", "run_segment", "run_self_train", "run_koos",
+    "run_all",
 ]
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,8 @@ def run_segment(data_dir: Path, run_dir: Path, cfg: TrainConfig, device: torch.d
     def body(stage: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         weights = train_segmenter(_stage_volumes(run_dir, cfg), cfg.segment, stage, device=device,
-                                  seed=cfg.seed, desc=f"segment ({cfg.mode})", label_map=cfg.model_spec().label_map)
+                                  seed=cfg.seed, desc=f"segment ({cfg.mode})",
+                                  label_map=cfg.model_spec().label_map)
         seconds = time.perf_counter() - t0
         val = _export_and_validate(stage, weights, run_dir, data_dir, cfg, "segment")
         return {"seconds": seconds, "validation_mean": val}

@@ -136,9 +136,9 @@ def label_intensity(
     percentiles: tuple[float, float] = (2.0, 98.0),
     edge_sigma: float = 0.0,
 ) -> npt.NDArray[np.float32]:
-    """Move the mean intensity of the ``label`` voxels (one class or the union of several) to a random level between the patch's
-    ``percentiles`` and scale their contrast around the mean by U(0.5, 1.5); the rest of the
-    patch is unchanged. ``img``, ``lbl``: ``(z, y, x)``.
+    """Move the mean intensity of the ``label`` voxels (one class or the union of several) to a
+    random level between the patch's ``percentiles`` and scale their contrast around the mean by
+    U(0.5, 1.5); the rest of the patch is unchanged. ``img``, ``lbl``: ``(z, y, x)``.
 
     A label-aware augmentation for training on translated images, aimed at what the translation
     gets wrong. The tumour's hrT2 signal varies (iso- to hyperintense to grey matter, cystic parts

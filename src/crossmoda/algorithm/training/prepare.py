@@ -1,8 +1,9 @@
 """Turn a crossMoDA-layout data set into ``.npy`` crops for the torch-only training loop.
 
 Source cases are cropped around the midpoint of their two labelled cochleas; target cases
-(hrT2, or T2 for crossMoDA 2023 data) around the centre found by the localisation template, which is built here from the
-unlabelled target images (iterated mean of template-sized patches re-aligned by NCC).
+(hrT2, or T2 for crossMoDA 2023 data) around the centre found by the localisation template,
+which is built here from the unlabelled target images (iterated mean of template-sized patches
+re-aligned by NCC).
 See :mod:`crossmoda.algorithm.training.data` for the written layout.
 """
 
@@ -17,8 +18,8 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from tqdm import tqdm
 
-from crossmoda.algorithm.inference.layout import layout_for
 from crossmoda.algorithm.inference.frame import box_at, centre_from_labels, normalise, resample_box
+from crossmoda.algorithm.inference.layout import layout_for
 from crossmoda.algorithm.inference.localise import coarse_template_patch, localise
 from crossmoda.algorithm.model.spec import PreprocessConfig, class_roles
 from crossmoda.algorithm.training.run_index import INDEX_FILE
@@ -108,7 +109,8 @@ def _prepare_source(root: Path, out: Path, files: dict[str, Path], cfg: Preproce
         aux = read_image(aux_path) if aux_path.is_file() else None
         centre = centre_from_labels(label)
         np.save(out / "source" / f"{case}_image.npy", _crop(read_image(path), centre, cfg))
-        np.save(out / "source" / f"{case}_label.npy", _crop_labels(label, aux, centre, cfg, index["label_map"]))
+        labels = _crop_labels(label, aux, centre, cfg, index["label_map"])
+        np.save(out / "source" / f"{case}_label.npy", labels)
         paired = truth / f"{case}_{target_modality(index['label_map'])}.nii.gz"
         if paired.is_file():
             np.save(out / "source" / f"{case}_truth_hrT2.npy", _crop(read_image(paired), centre, cfg))
@@ -201,7 +203,8 @@ def prepare_data(
         src = dict(list(src.items())[:max_cases])
         tgt = dict(list(tgt.items())[:max_cases])
     if not src or not tgt:
-        raise FileNotFoundError(f"{root}: needs source_training/*_ceT1 and target_training/*_{modality} images")
+        raise FileNotFoundError(
+            f"{root}: needs source_training/*_ceT1 and target_training/*_{modality} images")
     index: dict[str, Any] = {
         "label_map": label_map,
         "splits": {"source": [], "target": []},

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from crossmoda.algorithm.model.network import build_segmenter, load_state, save_state, unwrap
 from crossmoda.algorithm.model.spec import class_roles, segmenter_classes
-from crossmoda.algorithm.training.config import SegmentConfig
+from crossmoda.algorithm.training.config import CLASS_WEIGHTS, SegmentConfig
 from crossmoda.algorithm.training.data import Volume, patch_batches
 from crossmoda.algorithm.training.distributed import barrier, is_main, world, wrap_ddp
 from crossmoda.algorithm.training.schedules import poly_decay, set_learning_rates
@@ -25,14 +25,16 @@ logger = logging.getLogger(__name__)
 
 
 def _loss(cfg: SegmentConfig, device: torch.device, label_map: str) -> torch.nn.Module:
-    """Dice + cross-entropy with ``cfg.class_weights`` (one per segmenter class of ``label_map``);
-    MONAI >= 1.5 weighs the classes in both terms (background excluded from the Dice term)."""
+    """Dice + cross-entropy with ``cfg.class_weights`` (one per segmenter class of ``label_map``;
+    ``None``: :data:`~crossmoda.algorithm.training.config.CLASS_WEIGHTS`); MONAI >= 1.5 weighs
+    the classes in both terms (background excluded from the Dice term)."""
     from monai.losses import DiceCELoss
 
     classes = segmenter_classes(label_map)
-    if cfg.class_weights is None or len(cfg.class_weights) != len(classes):
-        raise ValueError(f"class_weights needs {len(classes)} values {classes}, got {cfg.class_weights}")
-    weight = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
+    values = CLASS_WEIGHTS[label_map] if cfg.class_weights is None else cfg.class_weights
+    if len(values) != len(classes):
+        raise ValueError(f"class_weights needs {len(classes)} values {classes}, got {values}")
+    weight = torch.tensor(values, dtype=torch.float32, device=device)
     return DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True, weight=weight)
 
 

@@ -29,9 +29,9 @@ def validate_model(
     each image through :func:`predict_case`."""
     from tqdm import tqdm
 
+    from crossmoda.algorithm.inference.layout import layout_for
     from crossmoda.core.cases import discover_cases
     from crossmoda.core.io import read_image, read_label_map
-    from crossmoda.algorithm.inference.layout import layout_for
     from crossmoda.evaluation.case import CaseConfig, evaluate_arrays
 
     model = load_model(model_dir, device=device)
