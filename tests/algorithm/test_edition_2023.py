@@ -11,18 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
-import torch
 
 from crossmoda.algorithm.inference.cli import main as algorithm_main
 from crossmoda.algorithm.inference.postprocess import clean_labels
-from crossmoda.algorithm.model.network import build_segmenter
 from crossmoda.algorithm.model.shipped import shipped_model_dir
 from crossmoda.algorithm.model.spec import (
-    KOOS_MODEL_FILE,
     ModelError,
     ModelSpec,
-    NetworkSpec,
-    PreprocessConfig,
     model_json,
     read_model_json,
     spec_from_model_json,
@@ -32,26 +27,16 @@ from crossmoda.core.io import Geometry, read_image, read_label_map
 from crossmoda.core.labels import LABELS_2022, LABELS_2023
 from crossmoda.evaluation.cli import main as evaluate_main
 from tests.algorithm.synthetic import make_image, render
+from tests.algorithm.tiny_model import TINY, write_tiny_model
 
-PRE = PreprocessConfig(spacing_mm=(2.0, 1.0, 1.0), roi_shape=(12, 40, 72), template_shape=(8, 12, 28),
-                       search_margin_mm=8.0)
-NET = NetworkSpec(filters=(4, 8, 16), patch=(8, 32, 32))
+PRE, NET = TINY.preprocess, TINY.network
 HEAD = np.array([1.0, 2.0, 3.0])
 
 
 def _model(root: Path, label_map: str) -> Path:
-    """A model folder with a randomly initialised network of ``label_map``'s classes."""
-    spec = ModelSpec(PRE, NET, label_map=label_map)
-    torch.manual_seed(0)
-    root.mkdir(parents=True)
-    net = build_segmenter(NET.filters, out_channels=len(spec.classes))
-    torch.save(net.state_dict(), root / "segmenter.pt")
-    template = np.random.default_rng(0).random(PRE.template_shape).astype(np.float32)
-    np.save(root / "template_hrT2.npy", template)
-    (root / "model.json").write_text(json.dumps(model_json(spec, seed=0)))
-    if label_map == LABELS_2022.name:
-        (root / KOOS_MODEL_FILE).write_bytes((shipped_model_dir() / KOOS_MODEL_FILE).read_bytes())
-    return root
+    """A model folder with a randomly initialised network of ``label_map``'s classes (a 2023
+    model's template cut from a synthetic head, so that it finds the canals)."""
+    return write_tiny_model(root, label_map=label_map)
 
 
 def _case(folder: Path, name: str, size: tuple[int, int, int] = (70, 45, 11),

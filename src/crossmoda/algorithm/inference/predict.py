@@ -4,6 +4,10 @@ A model folder is described in :mod:`crossmoda.algorithm.model.spec`. ``predict_
 localisation -> crop at the working spacing -> normalisation -> sliding-window DynUNet
 (optional flip TTA, mixed precision on CUDA) -> probabilities back onto the input grid ->
 post-processing (:func:`~crossmoda.algorithm.inference.postprocess.clean_labels`).
+
+A crossMoDA 2023 model refuses an image in which the localisation finds no internal auditory
+canal (:func:`~crossmoda.algorithm.inference.localise.check_porus_found`): its extra-/intra-meatal
+split would be meaningless. 2022 models segment whatever the match.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import SimpleITK as sitk
 import torch
 
 from crossmoda.algorithm.inference.frame import box_at, normalise, resample_box, roi_to_input
-from crossmoda.algorithm.inference.localise import localise
+from crossmoda.algorithm.inference.localise import canal_coverage, check_porus_found, localise
 from crossmoda.algorithm.inference.postprocess import clean_labels
 from crossmoda.algorithm.inference.sliding_window import predict_volume
 from crossmoda.algorithm.model.network import build_segmenter, load_state, resolve_device
 from crossmoda.algorithm.model.spec import TEMPLATE_FILE, WEIGHTS_FILE, ModelError, ModelSpec, read_model_json
 from crossmoda.core.errors import CrossmodaError
 from crossmoda.core.io import Geometry, array_to_image
+from crossmoda.core.labels import LABELS_2023
 
 __all__ = [
     "MAX_SPACING_MM",
@@ -71,7 +76,9 @@ class CasePrediction:
         aux: 0 background, 1 brainstem, 2 cerebellum (AUX_LABELS).
         geometry: The input geometry.
         vs_probability: Mean VS probability inside the predicted VS (0 when none).
-        localisation: World centre (mm) of the crop and the template NCC score.
+        localisation: World centre (mm) of the crop, the template NCC score and the crop box;
+            2023 models add ``canal_coverage`` (see
+            :func:`~crossmoda.algorithm.inference.localise.canal_coverage`).
         timings_s: Seconds per step.
     """
 
@@ -141,14 +148,23 @@ def predict_case(image: sitk.Image, model: Model, tta: bool = False) -> CasePred
         image: 3D hrT2 (any orientation, spacing, oblique direction).
         model: From :func:`load_model`.
         tta: Average with the left-right flipped prediction.
+
+    Raises:
+        CrossmodaError: a grid the model cannot segment (:func:`check_input_grid`), or, for a 2023
+            model, an image in which the canals are not found (``porus not found: ...``).
     """
     t0 = time.perf_counter()
     check_input_grid(image)
     geometry = Geometry.from_image(image)
     pre = model.spec.preprocess
     centre, score = localise(image, model.template, pre)
-    t1 = time.perf_counter()
     box = box_at(centre, pre.spacing_mm, pre.roi_shape)
+    localisation: dict[str, Any] = {"centre_mm": list(centre), "ncc": score, "box": box.to_dict()}
+    if model.spec.label_map == LABELS_2023.name:
+        coverage = canal_coverage(image, centre, pre)
+        check_porus_found(score, coverage)
+        localisation["canal_coverage"] = coverage
+    t1 = time.perf_counter()
     crop = normalise(resample_box(image, box), pre.clip_percentiles)
     t2 = time.perf_counter()
     probs = predict_crop(model, crop, tta=tta)
@@ -170,7 +186,7 @@ def predict_case(image: sitk.Image, model: Model, tta: bool = False) -> CasePred
         aux=aux,
         geometry=geometry,
         vs_probability=vs_prob,
-        localisation={"centre_mm": list(centre), "ncc": score, "box": box.to_dict()},
+        localisation=localisation,
         timings_s={"localise": t1 - t0, "crop": t2 - t1, "segment": t3 - t2, "postprocess": t4 - t3,
                    "total": t4 - t0},
     )

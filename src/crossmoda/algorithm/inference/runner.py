@@ -125,8 +125,9 @@ def run_folder(
     Every entry of ``input_dir`` is untrusted (:mod:`crossmoda.core.untrusted`): a case whose
     file is a symbolic link, a FIFO or another special file is never read, it is that case's
     error. A failing case (refused, unreadable, truncated, not 3D, a 2D or too coarse grid,
-    non-finite, predictor error, an image or case name of the other task) is logged, recorded
-    and skipped; the others are still processed and their outputs kept.
+    non-finite, no canals found by a 2023 model, predictor error, an image or case name of the
+    other task) is logged, recorded and skipped; the others are still processed and their
+    outputs kept.
     """
     found = discover_cases(input_dir, layout.modality)
     refused = {case: f"{path.name} {reason}" for case, (path, reason) in found.refused.items()
