@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -27,14 +28,17 @@ TINY = ModelSpec(
 """Network, crop and template small enough for a CPU test (2 mm x 1 mm x 1 mm crop grid)."""
 
 
-def write_tiny_model(root: Path) -> Path:
-    """Write :data:`TINY` with seeded random weights and template, and the shipped (plain-JSON)
-    Koos grader, into the new folder ``root``; returns ``root``."""
+def write_tiny_model(root: Path, label_map: str = TINY.label_map) -> Path:
+    """Write :data:`TINY` for ``label_map`` (``crossmoda2022`` or ``crossmoda2023``: the network's
+    output classes follow it) with seeded random weights and template, and the shipped
+    (plain-JSON) Koos grader, into the new folder ``root``; returns ``root``."""
+    spec = dataclasses.replace(TINY, label_map=label_map)
     torch.manual_seed(0)
     root.mkdir(parents=True)
-    torch.save(build_segmenter(TINY.network.filters).state_dict(), root / "segmenter.pt")
-    template = np.random.default_rng(0).random(TINY.preprocess.template_shape).astype(np.float32)
+    net = build_segmenter(spec.network.filters, out_channels=len(spec.classes))
+    torch.save(net.state_dict(), root / "segmenter.pt")
+    template = np.random.default_rng(0).random(spec.preprocess.template_shape).astype(np.float32)
     np.save(root / "template_hrT2.npy", template)
-    (root / "model.json").write_text(json.dumps(model_json(TINY, seed=0)))
+    (root / "model.json").write_text(json.dumps(model_json(spec, seed=0)))
     shutil.copyfile(shipped_model_dir() / KOOS_MODEL_FILE, root / KOOS_MODEL_FILE)
     return root
