@@ -12,6 +12,10 @@
 #   TORCH_SPEC    pip requirement installed first into the torch images, e.g. "torch==2.13.0+cpu"
 #                 (with a wheel folder in PIP_FIND_LINKS) for a CPU-only image on a plain Python base
 #   VERSION, GIT_COMMIT, SOURCE   recorded as OCI labels (and the commit in every output's provenance)
+#   MODEL         algorithm image: the shipped model it runs by default, `adapted` (crossMoDA 2022,
+#                 the default) or `adapted_2023` (crossMoDA 2023: T2 in, labels 1-3 out), set as
+#                 CROSSMODA_DEFAULT_MODEL; /opt/ml/model, $CROSSMODA_MODEL and --model override it
+#                   docker build --target algorithm --build-arg MODEL=adapted_2023 -t crossmoda/algorithm-2023:0.1.0 .
 #   PIP_CERT, PIP_FIND_LINKS, PIP_INDEX_URL, PIP_EXTRA_INDEX_URL   passed to pip during the build only
 #
 # The images run as the non-root user `crossmoda` (uid 1000) and need a writable /output.
@@ -151,11 +155,15 @@ LABEL org.opencontainers.image.title="crossmoda-algorithm" \
       org.opencontainers.image.revision="${GIT_COMMIT}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
-ENV CROSSMODA_GIT_COMMIT=${GIT_COMMIT}
+ARG MODEL=adapted
+ENV CROSSMODA_GIT_COMMIT=${GIT_COMMIT} \
+    CROSSMODA_DEFAULT_MODEL=${MODEL}
 COPY --from=algorithm-build /opt/venv /opt/venv
-# A stable path to the shipped models: --model /opt/crossmoda/models/{adapted,no_adaptation}
+# A stable path to the shipped models: --model /opt/crossmoda/models/<name> (or just --model <name>).
+# The build fails here when MODEL names no installed shipped model.
 RUN mkdir -p /opt/crossmoda && ln -s "$(python -c 'import importlib.util, os; \
-print(os.path.dirname(importlib.util.find_spec("crossmoda.algorithm").origin))')/models" /opt/crossmoda/models
+print(os.path.dirname(importlib.util.find_spec("crossmoda.algorithm").origin))')/models" /opt/crossmoda/models \
+ && python -c "from crossmoda.algorithm.model.shipped import shipped_model_dir as d; print('model:', d('${MODEL}'))"
 USER crossmoda
 ENTRYPOINT ["crossmoda-algorithm"]
 

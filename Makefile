@@ -7,7 +7,8 @@ setup:
 demo: setup
 	bash scripts/demo.sh
 
-# 2023 data, evaluation and ranking; no 2023 model ships, so the "teams" are perturbed references.
+# 2023 data -> the shipped crossMoDA 2023 model (adapted_2023) and a perturbed-reference stand-in
+# team -> 2023 evaluation and ranking.
 demo-2023: setup
 	bash scripts/demo.sh --edition 2023 --cases 9 --output demo2023
 

@@ -3,6 +3,8 @@
 # the host CA bundle and the local CPU torch wheel mounted at build time only (docs/containers.md).
 #
 # Usage: bash scripts/containers/build_images.sh [TARGET ...]     (default: evaluation ranking algorithm)
+#   TARGET: a Dockerfile target, or `algorithm-2023`: the algorithm target with the shipped
+#   crossMoDA 2023 model as its default (--build-arg MODEL=adapted_2023), tagged <prefix>algorithm-2023
 # Environment:
 #   CROSSMODA_BASE_IMAGE  base for every target (default localhost/crossmoda-python-base:bookworm,
 #                         made by setup_engine.sh)
@@ -42,9 +44,19 @@ fi
 
 for target in "${targets[@]}"; do
   image="$PREFIX$target:$VERSION"
+  stage="$target"
+  extra=()
+  # The model's ENV is set with --env too (the stale-cache note above).
+  case "$target" in
+    algorithm) extra=(--build-arg MODEL=adapted --env CROSSMODA_DEFAULT_MODEL=adapted) ;;
+    algorithm-2023)
+      stage=algorithm
+      extra=(--build-arg MODEL=adapted_2023 --env CROSSMODA_DEFAULT_MODEL=adapted_2023
+             --label "org.opencontainers.image.description=crossMoDA 2023 algorithm: extra-/intra-meatal VS + cochlea segmentation from T2") ;;
+  esac
   t0=$(date +%s.%N)
-  if ! podman build "${args[@]}" --target "$target" -t "$image" -t "$PREFIX$target:latest" . \
-      >"$LOGS/build-$target.log" 2>&1; then
+  if ! podman build "${args[@]}" ${extra[@]+"${extra[@]}"} --target "$stage" -t "$image" \
+      -t "$PREFIX$target:latest" . >"$LOGS/build-$target.log" 2>&1; then
     echo "[build] $target failed; last lines of $LOGS/build-$target.log:" >&2
     tail -30 "$LOGS/build-$target.log" >&2
     exit 1

@@ -4,10 +4,11 @@ Makes a small synthetic test set, runs the shipped algorithm on it (and, as a se
 the no-adaptation baseline), evaluates both, ranks them and prints where the report is. Each
 step is the real console script, run as a user would.
 
-``--edition 2023`` makes a 2023 test set (ldn, etz, ukm; labels 1 extra-meatal VS, 2 intra-meatal
-VS, 3 cochlea) and runs evaluation and ranking with the 2023 presets. No 2023 model ships, so no
-algorithm runs: the two "teams" are the reference labels perturbed (:mod:`crossmoda.demo_teams`),
-named as such, and Koos grades are not scored.
+``--edition 2023`` (``make demo-2023``) makes a 2023 test set (ldn, etz, ukm; ``_T2`` images;
+labels 1 extra-meatal VS, 2 intra-meatal VS, 3 cochlea), runs the shipped crossMoDA 2023 model
+(``adapted_2023``, or ``--model NAME_OR_FOLDER``) as the team ``crossmoda-adapted-2023``, scores
+it next to a stand-in team made from the reference labels (``perturbed-reference-eroded``,
+:mod:`crossmoda.demo_teams`), and evaluates and ranks with the 2023 presets (no Koos grading).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossmoda.core.cli import EXIT_FAILED, check_writable_dir, positive_int, run_cli, setup_logging
+from crossmoda.core.cli import (
+    EXIT_FAILED,
+    UsageError,
+    check_writable_dir,
+    positive_int,
+    run_cli,
+    setup_logging,
+)
 
 __all__ = ["DemoConfig", "run_demo", "main"]
 
@@ -29,12 +37,20 @@ logger = logging.getLogger("crossmoda.demo")
 
 TEAMS: dict[str, str] = {"crossmoda-adapted": "adapted", "no-adaptation-baseline": "no_adaptation"}
 """Team name -> shipped model name."""
+TEAM_2023 = "crossmoda-adapted-2023"
+"""The 2023 demo's algorithm team."""
+MODEL_2023 = "adapted_2023"
+"""Its default model: the shipped crossMoDA 2023 model."""
+REFERENCE_TEAM_2023 = "perturbed-reference-eroded"
+"""The 2023 demo's second team: the reference labels eroded (a stand-in, not a method)."""
 
 
 @dataclass
 class DemoConfig:
     """Demo settings: output folder, number of test cases, seed, phantom preset, bootstrap
-    resamples and edition (2022: the shipped models; 2023: perturbed-reference stand-ins)."""
+    resamples, edition (2022: the two shipped 2022 models; 2023: a 2023 model and a
+    perturbed-reference stand-in) and, for 2023, the model (a shipped name or a folder;
+    ``None``: :data:`MODEL_2023`)."""
 
     output: Path = Path("demo")
     cases: int = 8
@@ -42,6 +58,7 @@ class DemoConfig:
     preset: str = "small"
     bootstrap: int = 1000
     edition: int = 2022
+    model: str | None = None
 
 
 def _script(name: str) -> str:
@@ -98,10 +115,43 @@ def run_demo(config: DemoConfig) -> Path:
     return report / "report.html"
 
 
-def run_demo_2023(config: DemoConfig) -> Path:
-    """Data (2023) -> perturbed-reference "teams" (no model) -> evaluation -> ranking (2023 presets)."""
-    from crossmoda.demo_teams import PERTURBATIONS, write_perturbed_team
+def model_2023(model: str | None) -> Path:
+    """The 2023 demo's model folder: ``model`` (a shipped name or a folder) or the shipped
+    :data:`MODEL_2023`, checked to predict the crossMoDA 2023 labels.
 
+    Raises:
+        UsageError: the model is not installed or not found, or is not a crossmoda2023 model.
+    """
+    from crossmoda.algorithm.model.shipped import model_from, shipped_model_dir
+    from crossmoda.algorithm.model.spec import ModelError, read_model_json
+    from crossmoda.core.labels import LABELS_2023
+
+    try:
+        path = model_from(model) if model else shipped_model_dir(MODEL_2023)
+        label_map = read_model_json(path)[0].label_map
+    except ModelError as err:
+        if model:
+            raise UsageError(f"--model: {err}") from None
+        raise UsageError(f"the 2023 demo runs the shipped crossMoDA 2023 model {MODEL_2023!r}: "
+                         f"{err.problem}; give a crossmoda2023 model with --model NAME_OR_FOLDER",
+                         err.path) from None
+    if label_map != LABELS_2023.name:
+        raise UsageError(f"the model predicts {label_map}, the 2023 demo needs a {LABELS_2023.name} "
+                         "model", path)
+    return path
+
+
+def run_demo_2023(config: DemoConfig) -> Path:
+    """Data (2023) -> a 2023 model (team :data:`TEAM_2023`) and a perturbed-reference stand-in
+    (:data:`REFERENCE_TEAM_2023`) -> evaluation -> ranking (2023 presets); return the report path.
+
+    Raises:
+        UsageError: see :func:`model_2023` (before anything is written).
+        RuntimeError: a step failed.
+    """
+    from crossmoda.demo_teams import write_perturbed_team
+
+    model = model_2023(config.model)
     out = config.output.resolve()
     data, predictions, scores, report = out / "data", out / "predictions", out / "evaluation", out / "report"
     truth = out / "ground_truth"
@@ -116,11 +166,14 @@ def run_demo_2023(config: DemoConfig) -> Path:
     truth.mkdir(parents=True)
     for label in sorted((data / "test_labels").glob("*_Label.nii.gz")):
         shutil.copy2(label, truth / label.name)  # labels only: no Koos table, Koos is not scored
-    logger.warning("No 2023 model ships with this package: the 2023 'teams' are the reference labels "
-                   "perturbed (%s). Their scores test evaluation and ranking, not segmentation.",
-                   ", ".join(PERTURBATIONS))
-    for team in PERTURBATIONS:
-        write_perturbed_team(truth, predictions / team, team)
+    _step(f"algorithm: {TEAM_2023}", [
+        _script("crossmoda-algorithm"), "--input", str(data / "test"),
+        "--output", str(predictions / TEAM_2023), "--model", str(model),
+    ])
+    logger.warning("Team %s is the reference labels eroded by one voxel in-plane: a stand-in that "
+                   "gives the ranking a second team, not a method.", REFERENCE_TEAM_2023)
+    write_perturbed_team(truth, predictions / REFERENCE_TEAM_2023, REFERENCE_TEAM_2023)
+    for team in (TEAM_2023, REFERENCE_TEAM_2023):
         _step(f"evaluation: {team}", [
             _script("crossmoda-evaluate"), "--predictions", str(predictions / team),
             "--ground-truth", str(truth), "--label-map", "crossmoda2023", "--output", str(scores / team),
@@ -144,14 +197,21 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--seed", type=int, default=DemoConfig.seed)
     parser.add_argument("--preset", choices=["small", "full"], default=DemoConfig.preset)
     parser.add_argument("--edition", type=int, choices=[2022, 2023], default=DemoConfig.edition,
-                        help="2023: evaluation and ranking on 2023 data with perturbed-reference "
-                             "stand-ins for teams (no 2023 model ships)")
+                        help=f"2023: 2023 data, the shipped {MODEL_2023} model as team {TEAM_2023} "
+                             f"and {REFERENCE_TEAM_2023} as a second team, 2023 evaluation and ranking")
+    parser.add_argument("--model", default=None,
+                        help=f"with --edition 2023: the model of team {TEAM_2023}, a shipped name or "
+                             f"a model folder (default {MODEL_2023})")
     args = parser.parse_args(argv)
     setup_logging(fmt="%(message)s")
+    if args.model is not None and args.edition < 2023:
+        raise UsageError("--model is for --edition 2023; the 2022 demo runs the shipped adapted "
+                         "and no_adaptation models")
     check_writable_dir(args.output)
     start = time.perf_counter()
     try:
-        html = run_demo(DemoConfig(args.output, args.cases, args.seed, args.preset, edition=args.edition))
+        html = run_demo(DemoConfig(args.output, args.cases, args.seed, args.preset, edition=args.edition,
+                                   model=args.model))
     except (RuntimeError, FileNotFoundError) as err:
         logger.error("demo failed: %s", err)
         return EXIT_FAILED

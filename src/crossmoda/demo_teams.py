@@ -1,8 +1,8 @@
 """Stand-in "teams" for the 2023 demo: the reference labels, perturbed in stated ways.
 
-No 2023 segmentation model exists in this package, so the 2023 demo cannot run an algorithm. To
-exercise evaluation and ranking on 2023 data it scores two label sets derived from the reference
-itself, named so that no one takes them for a method:
+The 2023 demo ranks the shipped crossMoDA 2023 model against ``perturbed-reference-eroded``, a
+second team derived from the reference itself and named so that no one takes it for a method.
+The stand-ins:
 
 * ``perturbed-reference-eroded``: every structure eroded by one voxel in-plane (a structure that
   would vanish is kept as it is);
@@ -10,8 +10,8 @@ itself, named so that no one takes them for a method:
   laterally (intra-meatal voxels touching the extra-meatal part relabelled, twice) and the cochlea
   grown by one voxel in-plane.
 
-Their scores say nothing about segmentation on real or phantom T2; they only show the 2023
-columns, the empty-structure policy and the ranking working end to end.
+Their scores say nothing about segmentation on real or phantom T2; they give the ranking a second
+team and show the 2023 columns and the empty-structure policy working end to end.
 """
 
 from __future__ import annotations

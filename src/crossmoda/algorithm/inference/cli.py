@@ -16,6 +16,8 @@ from crossmoda.algorithm.inference.runner import (
     run_folder,
     run_grand_challenge,
 )
+from crossmoda.algorithm.model.shipped import SHIPPED_MODELS, model_from
+from crossmoda.algorithm.model.spec import ModelError
 from crossmoda.core.cli import (
     EXIT_FAILED,
     EXIT_OK,
@@ -27,12 +29,28 @@ from crossmoda.core.cli import (
     setup_logging,
 )
 
-__all__ = ["AlgorithmConfig", "resolve_model_dir", "run_algorithm", "build_parser", "device_from", "main"]
+__all__ = [
+    "AlgorithmConfig",
+    "ModelChoice",
+    "choose_model",
+    "resolve_model_dir",
+    "run_algorithm",
+    "build_parser",
+    "device_from",
+    "main",
+]
 
 logger = logging.getLogger(__name__)
 
 GC_MODEL_DIR = Path("/opt/ml/model")
+"""Where grand-challenge extracts an algorithm's uploaded model (used when it holds a model.json)."""
 DEVICE_ENV = "CROSSMODA_DEVICE"
+MODEL_ENV = "CROSSMODA_MODEL"
+"""A shipped model name or a model folder; overrides /opt/ml/model."""
+DEFAULT_MODEL_ENV = "CROSSMODA_DEFAULT_MODEL"
+"""The model used when nothing else names one (set by the algorithm image's ``MODEL`` build
+argument); /opt/ml/model overrides it, so an uploaded grand-challenge model is still used."""
+DEFAULT_MODEL = "adapted"
 
 
 @dataclass
@@ -47,28 +65,63 @@ class AlgorithmConfig:
     tta: bool
     cochlea_refine_mm: float | None = None
     """Overrides the model's post-processing setting when given."""
+    model_source: str | None = None
+    """What chose the model (see :func:`choose_model`)."""
 
 
-def resolve_model_dir(model: Path | None, name: str = "adapted") -> Path:
-    """``--model`` if given, else ``/opt/ml/model`` when it holds a model, else the shipped model."""
-    if model is not None:
-        return model
-    if (GC_MODEL_DIR / "model.json").is_file():
-        return GC_MODEL_DIR
-    from crossmoda.algorithm.model.shipped import shipped_model_dir
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model folder of a run and what chose it (``--model``, ``$CROSSMODA_MODEL``,
+    ``/opt/ml/model``, ``$CROSSMODA_DEFAULT_MODEL`` or ``default``)."""
 
-    return shipped_model_dir(name)
+    path: Path
+    source: str
+
+
+def choose_model(given: str | Path | None, default: str = DEFAULT_MODEL) -> ModelChoice:
+    """The model of a run, first found of: ``given`` (``--model``: a shipped name or a folder),
+    ``$CROSSMODA_MODEL`` (name or folder), ``/opt/ml/model`` when it holds a ``model.json``
+    (grand-challenge), ``$CROSSMODA_DEFAULT_MODEL`` (the image's built-in choice), the shipped
+    model ``default``.
+
+    Raises:
+        UsageError: the chosen value is no folder and no shipped model name (the message names
+            the option or variable and lists the shipped names), or a shipped model not installed.
+    """
+    env = os.environ.get(MODEL_ENV, "").strip()
+    image_default = os.environ.get(DEFAULT_MODEL_ENV, "").strip()
+    if given is not None and str(given).strip():
+        value, source = given, "--model"
+    elif env:
+        value, source = env, f"${MODEL_ENV}"
+    elif (GC_MODEL_DIR / "model.json").is_file():
+        return ModelChoice(GC_MODEL_DIR, str(GC_MODEL_DIR))
+    elif image_default:
+        value, source = image_default, f"${DEFAULT_MODEL_ENV}"
+    else:
+        value, source = default, "default"
+    try:
+        return ModelChoice(model_from(value), source)
+    except ModelError as err:
+        raise UsageError(f"{source}: {err}") from None
+
+
+def resolve_model_dir(model: str | Path | None, name: str = DEFAULT_MODEL) -> Path:
+    """The model folder :func:`choose_model` picks (``name``: the shipped model used last)."""
+    return choose_model(model, name).path
 
 
 def run_algorithm(
-    input_dir: Path, output_dir: Path, model_dir: Path | None = None, mode: Mode = "auto",
+    input_dir: Path, output_dir: Path, model_dir: str | Path | None = None, mode: Mode = "auto",
     device: str = "auto", tta: bool = False, cochlea_refine_mm: float | None = None,
 ) -> RunSummary:
     """Load the model once and predict every case of ``input_dir`` into ``output_dir``, in the
-    file layout of the model's task (its label map: 2022 or 2023).
+    file layout of the model's task (its label map: 2022 or 2023). ``model_dir``: a folder or a
+    shipped model name; ``None`` chooses as :func:`choose_model`.
 
     Raises:
-        UsageError: the input folder is missing, the output folder cannot be written.
+        UsageError: the input folder is missing, the output folder cannot be written, the model
+            is no folder and no shipped model name.
         ModelError: the model folder is missing or invalid (the message says why).
         DeviceError: ``device`` is not a device of this machine.
     """
@@ -80,11 +133,15 @@ def run_algorithm(
         raise UsageError("input folder not found (or not a folder)", input_dir)
     check_writable_dir(output_dir)
     resolved_mode = detect_mode(input_dir) if mode == "auto" else mode
-    model = resolve_model_dir(model_dir)
+    choice = choose_model(model_dir)
+    model = choice.path
+    label_map = read_model_json(model)[0].label_map
+    logger.info("model %s (chosen by %s), label map %s", model, choice.source, label_map)
     predictor, device_used = make_case_predictor(model, device=device, tta=tta,
                                                  cochlea_refine_mm=cochlea_refine_mm)
-    config = AlgorithmConfig(input_dir, output_dir, model, resolved_mode, device_used, tta, cochlea_refine_mm)
-    layout = layout_for(read_model_json(model)[0].label_map)
+    config = AlgorithmConfig(input_dir, output_dir, model, resolved_mode, device_used, tta, cochlea_refine_mm,
+                             choice.source)
+    layout = layout_for(label_map)
     logger.info("mode %s, model %s (%s), device %s", resolved_mode, model, layout.task, device_used)
     if resolved_mode == "grand-challenge":
         return run_grand_challenge(input_dir, output_dir, predictor, config, layout)
@@ -96,8 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossmoda-algorithm", description=__doc__)
     parser.add_argument("--input", type=Path, default=Path("/input"), help="input folder (default /input)")
     parser.add_argument("--output", type=Path, default=Path("/output"), help="output folder")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="model folder (default: /opt/ml/model if present, else the shipped model)")
+    parser.add_argument("--model", default=None,
+                        help=f"shipped model name ({', '.join(SHIPPED_MODELS)}) or model "
+                             f"folder (default: ${MODEL_ENV}, else /opt/ml/model if it holds a "
+                             f"model, else ${DEFAULT_MODEL_ENV}, else {DEFAULT_MODEL})")
     parser.add_argument("--mode", choices=["auto", "folder", "grand-challenge"], default="auto")
     parser.add_argument("--device", default=None,
                         help=f"auto, cpu, cuda or cuda:N (default: ${DEVICE_ENV}, else auto)")
