@@ -30,6 +30,7 @@ import math
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ import SimpleITK as sitk
 from bench_training_tables import CASE_COLUMNS, group_table, metric_columns, refused_lines, summary_table
 from crossmoda.algorithm.inference.layout import TASK_LAYOUTS, TaskLayout, layout_for
 from crossmoda.algorithm.inference.predict import load_model, predict_case
-from crossmoda.algorithm.model.spec import read_model_json
+from crossmoda.algorithm.model.spec import PostprocessSpec, read_model_json
 from crossmoda.algorithm.training.chain import run_all
 from crossmoda.algorithm.training.config import load_config
 from crossmoda.core.cases import discover_cases, parse_case, parse_filename
@@ -66,11 +67,14 @@ THICK_SLICE_MM = 2.5
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(model_dir: str, device: str, cochlea_refine_mm: float | None = None) -> None:
+def _init_worker(model_dir: str, device: str, cochlea_refine_mm: float | None = None,
+                 postprocess: dict[str, Any] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
     model = load_model(Path(model_dir), device=device)
+    if postprocess is not None:
+        model.spec.postprocess = PostprocessSpec(**postprocess)
     if cochlea_refine_mm is not None:
         model.spec.postprocess.cochlea_refine_mm = cochlea_refine_mm
     _WORKER["model"] = model
@@ -115,11 +119,13 @@ def evaluate_on_split(
     device: str,
     workers: int = 1,
     cochlea_refine_mm: float | None = None,
+    postprocess: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Per-case Dice/ASSD of a model folder on ``data/<split>`` vs ``data/<split>_labels``
     (``workers`` processes, one torch thread each) with the structures of the model's label map;
     ``cochlea_refine_mm`` overrides the model's cochlea refinement distance (``0``: off), for
-    ablations. Cases the model refuses (another task's case, a grid it cannot segment) get the
+    ablations; ``postprocess`` (a :class:`PostprocessSpec` as a dict) replaces the model's
+    post-processing. Cases the model refuses (another task's case, a grid it cannot segment) get the
     worst values and their reason in ``refused``."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -134,7 +140,7 @@ def evaluate_on_split(
     case_seconds: dict[str, float] = {}
     refused: dict[str, str] = {}
     with ProcessPoolExecutor(max(1, workers), initializer=_init_worker,
-                             initargs=(str(model_dir), device, cochlea_refine_mm)) as pool:
+                             initargs=(str(model_dir), device, cochlea_refine_mm, postprocess)) as pool:
         for case, scores, secs, error in tqdm(pool.map(_score_case, jobs), total=len(jobs),
                                               desc=f"{model_dir.parent.name}"):
             cases[case] = scores
@@ -231,6 +237,10 @@ def markdown(results: dict[str, Any], frame: pd.DataFrame) -> str:
             f"{q['SSIM']:.3f}, PSNR {q['PSNR']:.2f} dB; untranslated ceT1 SSIM {q['identity_SSIM']:.3f}, "
             f"PSNR {q['identity_PSNR']:.2f} dB."
         )
+    post = results.get("postprocess")
+    if post:
+        lines += ["", "Post-processing of every row as " + post["from"] + ": "
+                  + ", ".join(f"{k} {v}" for k, v in post.items() if k != "from") + "."]
     lines.append("")
     lines.append(
         "Seconds per stage: "
@@ -332,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cochlea-refine-mm", type=float, default=None,
                    help="override every model's cochlea refinement distance (0: off), for the "
                    "ablation; results go to bench_training_cochlea_refine_<mm>.json/.md")
+    p.add_argument("--postprocess-from", type=Path, default=None, metavar="MODEL_DIR",
+                   help="every row post-processes as this model folder does (e.g. a shipped model "
+                   "whose post-processing was set after training)")
     p.add_argument("--rows", nargs="+", default=None, choices=["1", "2", "3", "4"],
                    help="evaluate only these rows (the others' results are kept from an earlier run)")
     args = p.parse_args(argv)
@@ -364,6 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = args.work / f"{stem}.json"
     if args.rows and previous.is_file():  # evaluate some rows, keep the others' earlier results
         results["rows"] = dict(json.loads(previous.read_text())["rows"])
+    postprocess = None
+    if args.postprocess_from is not None:
+        postprocess = asdict(read_model_json(args.postprocess_from)[0].postprocess)
+        results["postprocess"] = {"from": str(args.postprocess_from), **postprocess}
     for row, run, stage in ROWS:
         if args.rows and row.split()[0] not in args.rows:
             continue
@@ -371,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
             logger.warning("row %r: %s has no model, skipped", row, runs[run] / stage)
             continue
         res = evaluate_on_split(
-            runs[run] / stage / "model", args.data, "test", args.device, args.workers, args.cochlea_refine_mm
+            runs[run] / stage / "model", args.data, "test", args.device, args.workers, args.cochlea_refine_mm,
+            postprocess,
         )
         results["rows"][row] = res
     layout = data_layout(args.data, "test")

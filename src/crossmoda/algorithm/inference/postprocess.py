@@ -5,7 +5,10 @@ self-training (pseudo-labels on crops) and for the Koos grader's training inputs
 
 For a 2023 model (extra-/intra-meatal VS, cochlea) the VS cleaning applies to the union of the
 two tumour parts (their probabilities summed), and each kept tumour voxel then takes the part of
-larger probability; the cochlea is cleaned as for 2022 and written as label 3."""
+larger probability; the cochlea is cleaned as for 2022 and written as label 3. Two optional rules
+(:class:`~crossmoda.algorithm.model.spec.PostprocessSpec`, on in the shipped 2023 model only): no
+tumour on voxels darker than :func:`dark_threshold`, and an extra-meatal part below a volume
+relabelled intra-meatal."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from crossmoda.core.labels import LABELS_2022, LABELS_2023
 __all__ = [
     "CleanLabels",
     "clean_labels",
+    "dark_threshold",
     "VS_MAX_COCHLEA_DISTANCE_MM",
     "largest_components",
     "one_component_per_side",
@@ -112,6 +116,19 @@ def otsu_threshold(values: npt.NDArray[np.floating], bins: int = 128) -> float:
     f.SetNumberOfHistogramBins(bins)
     f.Execute(sitk.GetImageFromArray(v[None, :]))
     return float(f.GetThreshold())
+
+
+def dark_threshold(image: npt.NDArray[np.floating], bins: int = 128) -> float:
+    """The lower of the two Otsu thresholds (SimpleITK's multiple-threshold Otsu, three classes) of
+    ``image``'s intensities: on T2, bone and air below it, soft tissue and fluid above."""
+    v = np.asarray(image, dtype=np.float32)
+    if v.size < 3 or float(v.max()) <= float(v.min()):
+        return float(v.min()) if v.size else 0.0
+    f = sitk.OtsuMultipleThresholdsImageFilter()
+    f.SetNumberOfThresholds(2)
+    f.SetNumberOfHistogramBins(bins)
+    f.Execute(sitk.GetImageFromArray(v.reshape(1, 1, -1)))
+    return float(f.GetThresholds()[0])
 
 
 def refine_bright(
@@ -216,6 +233,9 @@ def clean_labels(
     if label_map == LABELS_2023.name:
         return _clean_split(probs, spacing_mm, side_of, image, spec)
     spec = spec or PostprocessSpec()
+    if spec.tumour_exclude_dark and image is not None:
+        probs = probs.copy()
+        probs[1][np.asarray(image) < dark_threshold(image)] = 0.0
     arg = np.argmax(probs, axis=0)
     if side_of is None:
         x = np.arange(arg.shape[2], dtype=np.float64) - (arg.shape[2] - 1) / 2
@@ -244,7 +264,8 @@ def _clean_split(
 ) -> CleanLabels:
     """2023 classes (0 background, 1 extra-meatal, 2 intra-meatal, 3 cochlea, 4 brainstem,
     5 cerebellum): clean the whole tumour (1 + 2) as the 2022 VS, then split it by the larger of
-    the two part probabilities."""
+    the two part probabilities; an extra-meatal part under ``spec.extra_meatal_min_mm3`` becomes
+    intra-meatal."""
     merged = np.concatenate([probs[:1], probs[1:3].sum(axis=0, keepdims=True), probs[3:]])
     whole = clean_labels(merged, spacing_mm, side_of, image, spec)
     intra = probs[2] > probs[1]
@@ -252,4 +273,7 @@ def _clean_split(
     labels[whole.labels == 2] = 3
     labels[whole.vs & ~intra] = 1
     labels[whole.vs & intra] = 2
+    min_mm3 = (spec or PostprocessSpec()).extra_meatal_min_mm3
+    if min_mm3 > 0 and (labels == 1).sum() * float(np.prod(spacing_mm)) < min_mm3:
+        labels[labels == 1] = 2
     return CleanLabels(labels, whole.aux, whole.vs, LABELS_2023.name)

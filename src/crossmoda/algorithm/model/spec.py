@@ -150,10 +150,18 @@ class PostprocessSpec:
         cochlea_refine_mm: Each predicted cochlea becomes the fluid-bright hrT2 voxels (above an
             Otsu threshold of its surroundings) within this distance (mm) of it; 0 disables it.
         cochlea_context_mm: Radius (mm) around each cochlea whose intensities set that threshold.
+        tumour_exclude_dark: No tumour voxel darker than the lower of two Otsu thresholds of the
+            image (bone and air against tissue against fluid): a schwannoma is never as dark as
+            the petrous bone around the canal on T2. Off for the 2022 models.
+        extra_meatal_min_mm3: A predicted extra-meatal part (2023 label 1) smaller than this (mm^3)
+            is relabelled intra-meatal: a Koos I tumour has none, and a sliver past the porus is
+            more often the rim of an intracanalicular tumour than a real extension. 0 disables it.
     """
 
     cochlea_refine_mm: float = 0.8
     cochlea_context_mm: float = 2.0
+    tumour_exclude_dark: bool = False
+    extra_meatal_min_mm3: float = 0.0
 
 
 @dataclass

@@ -96,8 +96,9 @@ class TranslateConfig:
 @dataclass
 class SegmentConfig:
     """3D DynUNet segmenter trained on random patches of the crops. ``filters``, ``patch`` and
-    ``sw_overlap`` become the model's :class:`NetworkSpec`, ``cochlea_refine_mm`` and
-    ``cochlea_context_mm`` its :class:`PostprocessSpec` (:meth:`TrainConfig.model_spec`)."""
+    ``sw_overlap`` become the model's :class:`NetworkSpec`, ``cochlea_refine_mm``,
+    ``cochlea_context_mm``, ``tumour_exclude_dark`` and ``extra_meatal_min_mm3`` its
+    :class:`PostprocessSpec` (:meth:`TrainConfig.model_spec`)."""
 
     patch: tuple[int, int, int] = (32, 64, 64)
     batch_size: int = 2
@@ -146,6 +147,11 @@ class SegmentConfig:
     ``0`` disables it."""
     cochlea_context_mm: float = 2.0
     """Radius (mm) around each predicted cochlea whose intensities set the refinement's threshold."""
+    tumour_exclude_dark: bool = False
+    """No tumour on voxels darker than the image's lower two-class Otsu threshold
+    (:class:`~crossmoda.algorithm.model.spec.PostprocessSpec`), in pseudo-labels and at inference."""
+    extra_meatal_min_mm3: float = 0.0
+    """2023 models: an extra-meatal part smaller than this (mm^3) becomes intra-meatal."""
 
 
 @dataclass
@@ -209,7 +215,8 @@ class TrainConfig:
         return ModelSpec(
             self.preprocess,
             NetworkSpec(tuple(seg.filters), tuple(seg.patch), seg.sw_overlap),  # type: ignore[arg-type]
-            PostprocessSpec(seg.cochlea_refine_mm, seg.cochlea_context_mm),
+            PostprocessSpec(seg.cochlea_refine_mm, seg.cochlea_context_mm, seg.tumour_exclude_dark,
+                            seg.extra_meatal_min_mm3),
             label_map=self.label_map or "crossmoda2022",
         )
 

@@ -1,0 +1,83 @@
+"""The two optional tumour rules of post-processing: no tumour on dark (bone) voxels, and a small
+extra-meatal part relabelled intra-meatal. Both are off by default (the 2022 models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crossmoda.algorithm.inference.postprocess import clean_labels, dark_threshold
+from crossmoda.algorithm.model.spec import PostprocessSpec
+
+SHAPE = (10, 20, 40)
+TUMOUR = (slice(3, 7), slice(8, 12), slice(10, 20))  # 160 voxels of 1 mm^3
+EXTRA = (slice(3, 7), slice(8, 12), slice(10, 15))  # its 80-voxel extra-meatal half
+COCHLEA = (slice(4, 6), slice(9, 11), slice(21, 23))
+NO_REFINE = {"cochlea_refine_mm": 0.0}
+
+
+def _probs() -> np.ndarray:
+    """2023 class probabilities: a tumour next to a cochlea, extra-meatal on its left half."""
+    probs = np.zeros((6, *SHAPE), dtype=np.float32)
+    probs[0] = 1.0
+    probs[0][TUMOUR] = 0.0
+    probs[1][TUMOUR], probs[2][TUMOUR] = 0.4, 0.6
+    probs[1][EXTRA], probs[2][EXTRA] = 0.7, 0.3
+    probs[0][COCHLEA], probs[3][COCHLEA] = 0.0, 1.0
+    return probs
+
+
+def _image() -> np.ndarray:
+    """Three intensity classes: bone 10 (a quarter), tissue 100 (half), fluid 200 (a quarter);
+    the extra-meatal half of the tumour lies on bone."""
+    image = np.full(SHAPE, 100.0, dtype=np.float32)
+    image[:, :5] = 10.0
+    image[:, 15:] = 200.0
+    image[EXTRA] = 10.0
+    return image
+
+
+def _clean(spec: PostprocessSpec, image: np.ndarray | None) -> np.ndarray:
+    return clean_labels(_probs(), (1.0, 1.0, 1.0), side_of=np.full((1, 1, 40), -1.0), image=image,
+                        spec=spec, label_map="crossmoda2023").labels
+
+
+def test_dark_threshold_separates_bone_from_tissue() -> None:
+    rng = np.random.default_rng(0)
+    image = _image() + rng.normal(0.0, 2.0, SHAPE).astype(np.float32)
+    assert 10.0 < dark_threshold(image) < 100.0
+    assert dark_threshold(np.full((2, 2, 2), 5.0)) == 5.0
+
+
+def test_rules_off_by_default() -> None:
+    spec = PostprocessSpec()
+    assert not spec.tumour_exclude_dark and spec.extra_meatal_min_mm3 == 0.0
+    labels = _clean(PostprocessSpec(**NO_REFINE), _image())
+    assert (labels == 1).sum() == 80 and (labels == 2).sum() == 80
+
+
+def test_dark_voxels_are_not_tumour() -> None:
+    """The extra-meatal half sits on bone-dark voxels: it goes, the intra-meatal half stays."""
+    labels = _clean(PostprocessSpec(**NO_REFINE, tumour_exclude_dark=True), _image())
+    assert (labels == 1).sum() == 0
+    assert (labels == 2).sum() == 80 and (labels[TUMOUR] == 2).sum() == 80
+    assert (labels == 3).sum() == 8
+    # without an image there is nothing to judge darkness by: unchanged
+    labels = _clean(PostprocessSpec(**NO_REFINE, tumour_exclude_dark=True), None)
+    assert (labels == 1).sum() == 80
+
+
+def test_dark_rule_on_a_2022_map() -> None:
+    probs = _probs()
+    vs = np.concatenate([probs[:1], probs[1:3].sum(axis=0, keepdims=True), probs[3:]])
+    spec = PostprocessSpec(**NO_REFINE, tumour_exclude_dark=True)
+    out = clean_labels(vs, (1.0, 1.0, 1.0), side_of=np.full((1, 1, 40), -1.0), image=_image(), spec=spec)
+    assert (out.labels == 1).sum() == 80 and not (out.labels[EXTRA] == 1).any()
+
+
+@pytest.mark.parametrize(("min_mm3", "extra", "intra"), [(0.0, 80, 80), (80.0, 80, 80), (81.0, 0, 160)])
+def test_small_extra_meatal_part_becomes_intra_meatal(min_mm3: float, extra: int, intra: int) -> None:
+    """80 mm^3 of extra-meatal tumour: kept at a minimum of 80 mm^3, relabelled at 81."""
+    labels = _clean(PostprocessSpec(**NO_REFINE, extra_meatal_min_mm3=min_mm3), _image())
+    assert (labels == 1).sum() == extra and (labels == 2).sum() == intra
+    assert (labels == 3).sum() == 8
