@@ -128,3 +128,26 @@ def test_2022_model_segments_the_same_slabs_without_porus_check(tmp_path: Path) 
         assert set(record["cases"][case]["localisation"]) == {"centre_mm", "ncc", "box"}
         assert record["cases"][case]["localisation"]["ncc"] < MIN_MATCH_NCC
         read_label_map(out / f"{case}_Label.nii.gz", LABELS_2022)
+
+
+def test_validation_scores_a_refused_case_worst_and_goes_on(tmp_path: Path) -> None:
+    """The training chain's validation: a case the 2023 model refuses counts with the worst
+    values and its reason; the whole head is still scored."""
+    from crossmoda.algorithm.training.validation import validate_model
+
+    model = write_tiny_model(tmp_path / "model", label_map="crossmoda2023")
+    data = tmp_path / "data"
+    whole, above, lateral = _write_cases(data / "validation", "T2", "crossmoda2023")
+    (data / "validation_labels").mkdir()
+    for case in (whole, above, lateral):
+        image = sitk.ReadImage(str(data / "validation" / f"{case}_T2.nii.gz"))
+        label = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+        label.CopyInformation(image)
+        sitk.WriteImage(label, str(data / "validation_labels" / f"{case}_Label.nii.gz"))
+    result = validate_model(model, data)
+    assert set(result["refused"]) == {above, lateral}
+    assert result["refused"][above].startswith("porus not found")
+    for case in (above, lateral):
+        assert result["cases"][case]["VS_Dice"] == 0.0 and result["cases"][case]["VS_ASSD"] == 350.0
+    assert set(result["cases"]) == {whole, above, lateral}
+    assert result["seconds_per_case"] > 0

@@ -26,13 +26,15 @@ def validate_model(
 ) -> dict[str, Any]:
     """Dice and ASSD (``crossmoda.evaluation``, the model's label map) of a model folder on
     ``DATA/<split>`` (the model's input modality) against ``DATA/<split>_labels``, predicting
-    each image through :func:`predict_case`."""
+    each image through :func:`predict_case`. A case the model refuses (e.g. ``porus not found``)
+    gets the worst values, counts in the mean and is listed with its reason in ``refused``."""
     from tqdm import tqdm
 
     from crossmoda.algorithm.inference.layout import layout_for
     from crossmoda.core.cases import discover_cases
+    from crossmoda.core.errors import CrossmodaError
     from crossmoda.core.io import read_image, read_label_map
-    from crossmoda.evaluation.case import CaseConfig, evaluate_arrays
+    from crossmoda.evaluation.case import CaseConfig, evaluate_arrays, worst_values
 
     model = load_model(model_dir, device=device)
     labels = model.spec.labels
@@ -44,16 +46,24 @@ def validate_model(
     config = CaseConfig(labels, metrics=("Dice", "ASSD"))
     per_case: dict[str, dict[str, float]] = {}
     seconds = []
+    refused: dict[str, str] = {}
     for case, path in tqdm(images.items(), desc=f"validate {split}", dynamic_ncols=True):
         image = read_image(path)
-        pred = predict_case(image, model)
+        try:
+            pred = predict_case(image, model)
+        except CrossmodaError as err:
+            logger.warning("%s: refused, scored worst: %s", case, err.problem)
+            refused[case] = err.problem
+            per_case[case] = worst_values(config)
+            continue
         seconds.append(pred.timings_s["total"])
         ref, geo = read_label_map(data_dir / f"{split}_labels" / f"{case}_Label.nii.gz", labels)
         per_case[case] = evaluate_arrays(pred.labels, ref, geo.spacing_mm, config)
     cols = config.columns()
     mean = {c: float(np.mean([v[c] for v in per_case.values()])) for c in cols}
     logger.info("%s %s: %s", model_dir.name, split, ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
-    return {"cases": per_case, "mean": mean, "seconds_per_case": float(np.mean(seconds))}
+    return {"cases": per_case, "mean": mean, "refused": refused,
+            "seconds_per_case": float(np.mean(seconds)) if seconds else float("nan")}
 
 
 
