@@ -1,12 +1,13 @@
-"""The two optional tumour rules of post-processing: no tumour on dark (bone) voxels, and a small
-extra-meatal part relabelled intra-meatal. Both are off by default (the 2022 models)."""
+"""The three optional tumour rules of post-processing: no tumour on dark (bone) voxels, no tumour
+as bright as fluid (a post-operative cavity), and a small extra-meatal part relabelled
+intra-meatal. All are off by default (the 2022 models)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from crossmoda.algorithm.inference.postprocess import clean_labels, dark_threshold
+from crossmoda.algorithm.inference.postprocess import clean_labels, dark_threshold, fluid_like
 from crossmoda.algorithm.model.spec import PostprocessSpec
 
 SHAPE = (10, 20, 40)
@@ -52,6 +53,7 @@ def test_dark_threshold_separates_bone_from_tissue() -> None:
 def test_rules_off_by_default() -> None:
     spec = PostprocessSpec()
     assert not spec.tumour_exclude_dark and spec.extra_meatal_min_mm3 == 0.0
+    assert spec.tumour_max_fluid_ratio == 0.0
     labels = _clean(PostprocessSpec(**NO_REFINE), _image())
     assert (labels == 1).sum() == 80 and (labels == 2).sum() == 80
 
@@ -81,3 +83,35 @@ def test_small_extra_meatal_part_becomes_intra_meatal(min_mm3: float, extra: int
     labels = _clean(PostprocessSpec(**NO_REFINE, extra_meatal_min_mm3=min_mm3), _image())
     assert (labels == 1).sum() == extra and (labels == 2).sum() == intra
     assert (labels == 3).sum() == 8
+
+
+def test_fluid_like_compares_the_median_with_the_fluid_level() -> None:
+    """Image: 1000 voxels, 990 at 100 and 10 at 200, so its 99.5th percentile (the fluid level)
+    is 200; a tumour of median 130 is at 0.65 of it."""
+    image = np.full(1000, 100.0, dtype=np.float32)
+    image[:10] = 200.0
+    tumour = np.array([120.0, 130.0, 140.0], dtype=np.float32)
+    assert fluid_like(tumour, image, 0.6)
+    assert not fluid_like(tumour, image, 0.7)
+    assert not fluid_like(tumour, image, 0.0)  # off
+    assert not fluid_like(np.array([], dtype=np.float32), image, 0.6)  # no tumour
+    assert not fluid_like(tumour, np.zeros(10, dtype=np.float32), 0.6)  # no fluid level
+
+
+@pytest.mark.parametrize(("tumour_level", "kept"), [(100.0, True), (180.0, False)])
+def test_a_tumour_as_bright_as_fluid_is_dropped(tumour_level: float, kept: bool) -> None:
+    """A grey tumour (100 against fluid 200: 0.5) stays at a ratio of 0.6; a resection cavity
+    drawn as tumour (180: 0.9) is dropped whole, both parts, and the cochlea is untouched."""
+    image = _image()
+    image[TUMOUR] = tumour_level
+    labels = _clean(PostprocessSpec(**NO_REFINE, tumour_max_fluid_ratio=0.6), image)
+    assert (labels == 1).sum() == (80 if kept else 0)
+    assert (labels == 2).sum() == (80 if kept else 0)
+    assert (labels == 3).sum() == 8
+    # the 2022 map: the same rule on the one VS label
+    probs = _probs()
+    vs = np.concatenate([probs[:1], probs[1:3].sum(axis=0, keepdims=True), probs[3:]])
+    out = clean_labels(vs, (1.0, 1.0, 1.0), side_of=np.full((1, 1, 40), -1.0), image=image,
+                       spec=PostprocessSpec(**NO_REFINE, tumour_max_fluid_ratio=0.6))
+    assert (out.labels == 1).sum() == (160 if kept else 0)
+    assert out.vs.sum() == (160 if kept else 0)

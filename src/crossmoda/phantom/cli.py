@@ -95,3 +95,7 @@ def _main(argv: list[str] | None) -> int:
 
     preview(args.path, args.output, case=args.case, n_cases=args.cases)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

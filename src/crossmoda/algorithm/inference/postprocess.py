@@ -5,10 +5,11 @@ self-training (pseudo-labels on crops) and for the Koos grader's training inputs
 
 For a 2023 model (extra-/intra-meatal VS, cochlea) the VS cleaning applies to the union of the
 two tumour parts (their probabilities summed), and each kept tumour voxel then takes the part of
-larger probability; the cochlea is cleaned as for 2022 and written as label 3. Two optional rules
+larger probability; the cochlea is cleaned as for 2022 and written as label 3. Three optional rules
 (:class:`~crossmoda.algorithm.model.spec.PostprocessSpec`, on in the shipped 2023 model only): no
-tumour on voxels darker than :func:`dark_threshold`, and an extra-meatal part below a volume
-relabelled intra-meatal."""
+tumour on voxels darker than :func:`dark_threshold`, no tumour at all when the one kept is as
+bright as fluid (:func:`fluid_like`), and an extra-meatal part below a volume relabelled
+intra-meatal."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ __all__ = [
     "CleanLabels",
     "clean_labels",
     "dark_threshold",
+    "fluid_like",
+    "FLUID_PERCENTILE",
     "VS_MAX_COCHLEA_DISTANCE_MM",
     "largest_components",
     "one_component_per_side",
@@ -129,6 +132,26 @@ def dark_threshold(image: npt.NDArray[np.floating], bins: int = 128) -> float:
     f.SetNumberOfHistogramBins(bins)
     f.Execute(sitk.GetImageFromArray(v.reshape(1, 1, -1)))
     return float(f.GetThresholds()[0])
+
+
+FLUID_PERCENTILE = 99.5
+"""Percentile of the image's intensities taken as its fluid (CSF) level on T2."""
+
+
+def fluid_like(
+    values: npt.NDArray[np.floating], image: npt.NDArray[np.floating], max_ratio: float
+) -> bool:
+    """Whether a predicted tumour is fluid rather than tumour on T2: the median of its voxel
+    intensities ``values`` is above ``max_ratio`` times the fluid level of ``image`` (its
+    :data:`FLUID_PERCENTILE` th percentile). A schwannoma is a grey filling defect in the bright
+    CSF (median about 0.3-0.5 of the fluid level); a region as bright as fluid in the canal is CSF,
+    a labyrinth or a post-operative resection cavity. A predominantly cystic tumour would also
+    be fluid-like; ``max_ratio <= 0`` or no voxels: ``False``."""
+    v = np.asarray(values, dtype=np.float32)
+    if max_ratio <= 0 or v.size == 0:
+        return False
+    level = float(np.percentile(np.asarray(image, dtype=np.float32), FLUID_PERCENTILE))
+    return level > 0 and float(np.median(v)) > max_ratio * level
 
 
 def refine_bright(
@@ -244,6 +267,8 @@ def clean_labels(
     if image is not None and spec.cochlea_refine_mm > 0:
         cochlea = refine_bright(cochlea, image, spacing_mm, spec.cochlea_refine_mm, spec.cochlea_context_mm)
     vs = vs_component(arg == 1, probs[1], cochlea, spacing_mm)
+    if image is not None and fluid_like(np.asarray(image)[vs], image, spec.tumour_max_fluid_ratio):
+        vs = np.zeros(vs.shape, dtype=bool)
     brainstem = largest_components(arg == 3, 1)
     cerebellum = largest_components(arg == 4, 2)
     labels = np.zeros(arg.shape, dtype=np.uint8)

@@ -196,3 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
 
     return run_cli("crossmoda-koos", body, usage_errors=(FileNotFoundError,))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

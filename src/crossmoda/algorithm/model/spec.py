@@ -156,12 +156,17 @@ class PostprocessSpec:
         extra_meatal_min_mm3: A predicted extra-meatal part (2023 label 1) smaller than this (mm^3)
             is relabelled intra-meatal: a Koos I tumour has none, and a sliver past the porus is
             more often the rim of an intracanalicular tumour than a real extension. 0 disables it.
+        tumour_max_fluid_ratio: No tumour is written when the median intensity of the one kept
+            is above this fraction of the image's fluid level (its 99.5th percentile): on T2 that
+            is CSF or a post-operative resection cavity, not a schwannoma
+            (:func:`~crossmoda.algorithm.inference.postprocess.fluid_like`). 0 disables it.
     """
 
     cochlea_refine_mm: float = 0.8
     cochlea_context_mm: float = 2.0
     tumour_exclude_dark: bool = False
     extra_meatal_min_mm3: float = 0.0
+    tumour_max_fluid_ratio: float = 0.0
 
 
 @dataclass

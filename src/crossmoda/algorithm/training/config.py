@@ -97,7 +97,8 @@ class TranslateConfig:
 class SegmentConfig:
     """3D DynUNet segmenter trained on random patches of the crops. ``filters``, ``patch`` and
     ``sw_overlap`` become the model's :class:`NetworkSpec`, ``cochlea_refine_mm``,
-    ``cochlea_context_mm``, ``tumour_exclude_dark`` and ``extra_meatal_min_mm3`` its
+    ``cochlea_context_mm``, ``tumour_exclude_dark``, ``extra_meatal_min_mm3`` and
+    ``tumour_max_fluid_ratio`` its
     :class:`PostprocessSpec` (:meth:`TrainConfig.model_spec`)."""
 
     patch: tuple[int, int, int] = (32, 64, 64)
@@ -152,6 +153,10 @@ class SegmentConfig:
     (:class:`~crossmoda.algorithm.model.spec.PostprocessSpec`), in pseudo-labels and at inference."""
     extra_meatal_min_mm3: float = 0.0
     """2023 models: an extra-meatal part smaller than this (mm^3) becomes intra-meatal."""
+    tumour_max_fluid_ratio: float = 0.0
+    """No tumour where the kept one's median intensity is above this fraction of the image's fluid
+    level (:class:`~crossmoda.algorithm.model.spec.PostprocessSpec`), in pseudo-labels and at
+    inference; 0 disables it."""
 
 
 @dataclass
@@ -216,7 +221,7 @@ class TrainConfig:
             self.preprocess,
             NetworkSpec(tuple(seg.filters), tuple(seg.patch), seg.sw_overlap),  # type: ignore[arg-type]
             PostprocessSpec(seg.cochlea_refine_mm, seg.cochlea_context_mm, seg.tumour_exclude_dark,
-                            seg.extra_meatal_min_mm3),
+                            seg.extra_meatal_min_mm3, seg.tumour_max_fluid_ratio),
             label_map=self.label_map or "crossmoda2022",
         )
 
