@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from crossmoda.algorithm.inference.postprocess import clean_labels, dark_threshold, fluid_like
-from crossmoda.algorithm.model.spec import PostprocessSpec
+from crossmoda.algorithm.model.shipped import shipped_model_dir
+from crossmoda.algorithm.model.spec import PostprocessSpec, read_model_json
 
 SHAPE = (10, 20, 40)
 TUMOUR = (slice(3, 7), slice(8, 12), slice(10, 20))  # 160 voxels of 1 mm^3
@@ -115,3 +116,17 @@ def test_a_tumour_as_bright_as_fluid_is_dropped(tumour_level: float, kept: bool)
                        spec=PostprocessSpec(**NO_REFINE, tumour_max_fluid_ratio=0.6))
     assert (out.labels == 1).sum() == (160 if kept else 0)
     assert out.vs.sum() == (160 if kept else 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "dark", "extra_min", "fluid"),
+    [("adapted", False, 0.0, 0.0), ("no_adaptation", False, 0.0, 0.0), ("adapted_2023", True, 50.0, 0.65)],
+)
+def test_shipped_models_carry_the_documented_rules(
+    name: str, dark: bool, extra_min: float, fluid: float
+) -> None:
+    """The 2022 models have every tumour rule off (their results unchanged); the 2023 model has
+    the three on, with the values docs/training.md gives."""
+    post = read_model_json(shipped_model_dir(name))[0].postprocess
+    rules = (post.tumour_exclude_dark, post.extra_meatal_min_mm3, post.tumour_max_fluid_ratio)
+    assert rules == (dark, extra_min, fluid)
