@@ -15,7 +15,6 @@ SHAPE = (10, 20, 40)
 TUMOUR = (slice(3, 7), slice(8, 12), slice(10, 20))  # 160 voxels of 1 mm^3
 EXTRA = (slice(3, 7), slice(8, 12), slice(10, 15))  # its 80-voxel extra-meatal half
 COCHLEA = (slice(4, 6), slice(9, 11), slice(21, 23))
-NO_REFINE = {"cochlea_refine_mm": 0.0}
 
 
 def _probs() -> np.ndarray:
@@ -55,25 +54,25 @@ def test_rules_off_by_default() -> None:
     spec = PostprocessSpec()
     assert not spec.tumour_exclude_dark and spec.extra_meatal_min_mm3 == 0.0
     assert spec.tumour_max_fluid_ratio == 0.0
-    labels = _clean(PostprocessSpec(**NO_REFINE), _image())
+    labels = _clean(PostprocessSpec(cochlea_refine_mm=0.0), _image())
     assert (labels == 1).sum() == 80 and (labels == 2).sum() == 80
 
 
 def test_dark_voxels_are_not_tumour() -> None:
     """The extra-meatal half sits on bone-dark voxels: it goes, the intra-meatal half stays."""
-    labels = _clean(PostprocessSpec(**NO_REFINE, tumour_exclude_dark=True), _image())
+    labels = _clean(PostprocessSpec(cochlea_refine_mm=0.0, tumour_exclude_dark=True), _image())
     assert (labels == 1).sum() == 0
     assert (labels == 2).sum() == 80 and (labels[TUMOUR] == 2).sum() == 80
     assert (labels == 3).sum() == 8
     # without an image there is nothing to judge darkness by: unchanged
-    labels = _clean(PostprocessSpec(**NO_REFINE, tumour_exclude_dark=True), None)
+    labels = _clean(PostprocessSpec(cochlea_refine_mm=0.0, tumour_exclude_dark=True), None)
     assert (labels == 1).sum() == 80
 
 
 def test_dark_rule_on_a_2022_map() -> None:
     probs = _probs()
     vs = np.concatenate([probs[:1], probs[1:3].sum(axis=0, keepdims=True), probs[3:]])
-    spec = PostprocessSpec(**NO_REFINE, tumour_exclude_dark=True)
+    spec = PostprocessSpec(cochlea_refine_mm=0.0, tumour_exclude_dark=True)
     out = clean_labels(vs, (1.0, 1.0, 1.0), side_of=np.full((1, 1, 40), -1.0), image=_image(), spec=spec)
     assert (out.labels == 1).sum() == 80 and not (out.labels[EXTRA] == 1).any()
 
@@ -81,7 +80,7 @@ def test_dark_rule_on_a_2022_map() -> None:
 @pytest.mark.parametrize(("min_mm3", "extra", "intra"), [(0.0, 80, 80), (80.0, 80, 80), (81.0, 0, 160)])
 def test_small_extra_meatal_part_becomes_intra_meatal(min_mm3: float, extra: int, intra: int) -> None:
     """80 mm^3 of extra-meatal tumour: kept at a minimum of 80 mm^3, relabelled at 81."""
-    labels = _clean(PostprocessSpec(**NO_REFINE, extra_meatal_min_mm3=min_mm3), _image())
+    labels = _clean(PostprocessSpec(cochlea_refine_mm=0.0, extra_meatal_min_mm3=min_mm3), _image())
     assert (labels == 1).sum() == extra and (labels == 2).sum() == intra
     assert (labels == 3).sum() == 8
 
@@ -105,7 +104,7 @@ def test_a_tumour_as_bright_as_fluid_is_dropped(tumour_level: float, kept: bool)
     drawn as tumour (180: 0.9) is dropped whole, both parts, and the cochlea is untouched."""
     image = _image()
     image[TUMOUR] = tumour_level
-    labels = _clean(PostprocessSpec(**NO_REFINE, tumour_max_fluid_ratio=0.6), image)
+    labels = _clean(PostprocessSpec(cochlea_refine_mm=0.0, tumour_max_fluid_ratio=0.6), image)
     assert (labels == 1).sum() == (80 if kept else 0)
     assert (labels == 2).sum() == (80 if kept else 0)
     assert (labels == 3).sum() == 8
@@ -113,7 +112,7 @@ def test_a_tumour_as_bright_as_fluid_is_dropped(tumour_level: float, kept: bool)
     probs = _probs()
     vs = np.concatenate([probs[:1], probs[1:3].sum(axis=0, keepdims=True), probs[3:]])
     out = clean_labels(vs, (1.0, 1.0, 1.0), side_of=np.full((1, 1, 40), -1.0), image=image,
-                       spec=PostprocessSpec(**NO_REFINE, tumour_max_fluid_ratio=0.6))
+                       spec=PostprocessSpec(cochlea_refine_mm=0.0, tumour_max_fluid_ratio=0.6))
     assert (out.labels == 1).sum() == (160 if kept else 0)
     assert out.vs.sum() == (160 if kept else 0)
 
