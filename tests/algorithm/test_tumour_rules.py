@@ -86,16 +86,18 @@ def test_small_extra_meatal_part_becomes_intra_meatal(min_mm3: float, extra: int
 
 
 def test_fluid_like_compares_the_median_with_the_fluid_level() -> None:
-    """Image: 1000 voxels, 990 at 100 and 10 at 200, so its 99.5th percentile (the fluid level)
-    is 200; a tumour of median 130 is at 0.65 of it."""
+    """Image: 1000 voxels, 987 at 100, a tumour of 3 at 120/130/140 and 10 at 200, so its 99.5th
+    percentile (the fluid level) is 200; the tumour's median 130 is at 0.65 of it."""
     image = np.full(1000, 100.0, dtype=np.float32)
     image[:10] = 200.0
-    tumour = np.array([120.0, 130.0, 140.0], dtype=np.float32)
-    assert fluid_like(tumour, image, 0.6)
-    assert not fluid_like(tumour, image, 0.7)
-    assert not fluid_like(tumour, image, 0.0)  # off
-    assert not fluid_like(np.array([], dtype=np.float32), image, 0.6)  # no tumour
-    assert not fluid_like(tumour, np.zeros(10, dtype=np.float32), 0.6)  # no fluid level
+    image[10:13] = [120.0, 130.0, 140.0]
+    tumour = np.zeros(1000, dtype=bool)
+    tumour[10:13] = True
+    assert fluid_like(image, tumour, 0.6)
+    assert not fluid_like(image, tumour, 0.7)
+    assert not fluid_like(image, tumour, 0.0)  # off
+    assert not fluid_like(image, np.zeros(1000, dtype=bool), 0.6)  # no tumour
+    assert not fluid_like(np.zeros(1000, dtype=np.float32), tumour, 0.6)  # no fluid level
 
 
 @pytest.mark.parametrize(("tumour_level", "kept"), [(100.0, True), (180.0, False)])

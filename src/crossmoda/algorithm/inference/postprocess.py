@@ -139,19 +139,20 @@ FLUID_PERCENTILE = 99.5
 
 
 def fluid_like(
-    values: npt.NDArray[np.floating], image: npt.NDArray[np.floating], max_ratio: float
+    image: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_], max_ratio: float
 ) -> bool:
-    """Whether a predicted tumour is fluid rather than tumour on T2: the median of its voxel
-    intensities ``values`` is above ``max_ratio`` times the fluid level of ``image`` (its
-    :data:`FLUID_PERCENTILE` th percentile). A schwannoma is a grey filling defect in the bright
-    CSF (median about 0.3-0.5 of the fluid level); a region as bright as fluid in the canal is CSF,
-    a labyrinth or a post-operative resection cavity. A predominantly cystic tumour would also
-    be fluid-like; ``max_ratio <= 0`` or no voxels: ``False``."""
-    v = np.asarray(values, dtype=np.float32)
-    if max_ratio <= 0 or v.size == 0:
+    """Whether the predicted tumour ``mask`` (same shape as ``image``) is fluid rather than
+    tumour on T2: the median of its intensities is above ``max_ratio`` times the fluid level of
+    ``image`` (its :data:`FLUID_PERCENTILE` th percentile). A schwannoma is a grey filling defect
+    in the bright CSF (median about 0.3-0.5 of the fluid level); a region as bright as fluid in
+    the canal is CSF, a labyrinth or a post-operative resection cavity. A predominantly cystic
+    tumour would also be fluid-like; ``max_ratio <= 0`` (off) or an empty mask: ``False``, with
+    nothing computed."""
+    if max_ratio <= 0 or not mask.any():
         return False
-    level = float(np.percentile(np.asarray(image, dtype=np.float32), FLUID_PERCENTILE))
-    return level > 0 and float(np.median(v)) > max_ratio * level
+    img = np.asarray(image, dtype=np.float32)
+    level = float(np.percentile(img, FLUID_PERCENTILE))
+    return level > 0 and float(np.median(img[mask])) > max_ratio * level
 
 
 def refine_bright(
@@ -253,9 +254,9 @@ def clean_labels(
     n_classes = len(MODEL_LABEL_MAPS[label_map].labels) + 3
     if probs.shape[0] != n_classes:
         raise ValueError(f"{label_map} needs {n_classes} class probabilities, got {probs.shape[0]}")
+    spec = spec or PostprocessSpec()
     if label_map == LABELS_2023.name:
         return _clean_split(probs, spacing_mm, side_of, image, spec)
-    spec = spec or PostprocessSpec()
     if spec.tumour_exclude_dark and image is not None:
         probs = probs.copy()
         probs[1][np.asarray(image) < dark_threshold(image)] = 0.0
@@ -267,7 +268,7 @@ def clean_labels(
     if image is not None and spec.cochlea_refine_mm > 0:
         cochlea = refine_bright(cochlea, image, spacing_mm, spec.cochlea_refine_mm, spec.cochlea_context_mm)
     vs = vs_component(arg == 1, probs[1], cochlea, spacing_mm)
-    if image is not None and fluid_like(np.asarray(image)[vs], image, spec.tumour_max_fluid_ratio):
+    if image is not None and fluid_like(image, vs, spec.tumour_max_fluid_ratio):
         vs = np.zeros(vs.shape, dtype=bool)
     brainstem = largest_components(arg == 3, 1)
     cerebellum = largest_components(arg == 4, 2)
@@ -285,7 +286,7 @@ def _clean_split(
     spacing_mm: tuple[float, float, float],
     side_of: npt.NDArray[np.float64] | None,
     image: npt.NDArray[np.floating] | None,
-    spec: PostprocessSpec | None,
+    spec: PostprocessSpec,
 ) -> CleanLabels:
     """2023 classes (0 background, 1 extra-meatal, 2 intra-meatal, 3 cochlea, 4 brainstem,
     5 cerebellum): clean the whole tumour (1 + 2) as the 2022 VS, then split it by the larger of
@@ -298,7 +299,7 @@ def _clean_split(
     labels[whole.labels == 2] = 3
     labels[whole.vs & ~intra] = 1
     labels[whole.vs & intra] = 2
-    min_mm3 = (spec or PostprocessSpec()).extra_meatal_min_mm3
+    min_mm3 = spec.extra_meatal_min_mm3
     if min_mm3 > 0 and (labels == 1).sum() * float(np.prod(spacing_mm)) < min_mm3:
         labels[labels == 1] = 2
     return CleanLabels(labels, whole.aux, whole.vs, LABELS_2023.name)
